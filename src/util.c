@@ -1,0 +1,118 @@
+#include <sys/resource.h>
+
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static char unlink_path[108];
+
+/* Allocate n bytes or exit. */
+void *
+xmalloc(size_t n)
+{
+	void *p;
+
+	if ((p = malloc(n == 0 ? 1 : n)) == NULL)
+		err(1, "malloc");
+	return p;
+}
+
+/* Allocate a zeroed array or exit. */
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if ((p = calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size)) == NULL)
+		err(1, "calloc");
+	return p;
+}
+
+/* Resize an array, checking for overflow, or exit. */
+void *
+xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	void *q;
+
+	if ((q = reallocarray(p, nmemb == 0 ? 1 : nmemb, size)) == NULL)
+		err(1, "reallocarray");
+	return q;
+}
+
+/* Duplicate a string or exit. */
+char *
+xstrdup(const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		err(1, "strdup");
+	return p;
+}
+
+/* Milliseconds on the monotonic clock. */
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The kernel closes every socket at exit, sending FIN as close(2) would,
+ * so the handler only removes a Unix socket path and exits.
+ */
+static void
+sig_exit(int sig)
+{
+	if (unlink_path[0] != '\0')
+		unlink(unlink_path);
+	_exit(128 + sig);
+}
+
+/* Ignore SIGPIPE; make SIGINT and SIGTERM exit 128 + signal cleanly. */
+void
+sig_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = sig_exit;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Remove path (a Unix socket) when a signal ends the process. */
+void
+sig_unlink_on_exit(const char *path)
+{
+	strlcpy(unlink_path, path, sizeof(unlink_path));
+}
+
+/* Raise the soft descriptor limit to the hard one; return the new limit. */
+long
+fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (long)rl.rlim_cur;
+}

@@ -1,0 +1,26 @@
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MINIMUM(a, b)	((a) < (b) ? (a) : (b))
+#define MAXIMUM(a, b)	((a) > (b) ? (a) : (b))
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+
+/* Milliseconds on the monotonic clock. */
+int64_t		 now_ms(void);
+
+/* Ignore SIGPIPE; make SIGINT and SIGTERM exit 128 + signal cleanly. */
+void		 sig_setup(void);
+/* Remove path (a Unix socket) when a signal ends the process. */
+void		 sig_unlink_on_exit(const char *);
+/* Raise the soft descriptor limit to the hard one; return the new limit. */
+long		 fd_limit_raise(void);
+
+#endif

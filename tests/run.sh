@@ -1,0 +1,36 @@
+#!/bin/sh
+# Run the C unit tests and the bats suite, all as TAP, and end with the
+# one line "N passed, N failed".
+set -u
+: "${SK:?}" "${UNITDIR:?}"
+export SK
+top=$(cd "$(dirname "$0")/.." && pwd)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+for t in "$UNITDIR"/t_*; do
+	[ -x "$t" ] || continue
+	echo "# unit: ${t##*/}"
+	"$t" || echo "not ok - ${t##*/} exited non-zero"
+done 2>&1 | tee -a "$log"
+
+# A fuzz smoke run belongs to the suite when clang can build it.
+if [ -f "$top/tests/fuzz.sh" ]; then
+	sh "$top/tests/fuzz.sh" 2>&1 | tee -a "$log"
+fi
+
+bats --tap "$top"/tests/*.bats 2>&1 | tee -a "$log"
+
+skipped=$(grep -c '^ok .* # skip' "$log")
+passed=$(grep '^ok ' "$log" | grep -vc ' # skip')
+failed=$(grep -c '^not ok' "$log")
+if [ "$skipped" -gt 0 ]; then
+	echo "skipped tests:"
+	grep '^ok .* # skip' "$log"
+	# CI installs every peer, so nothing may be skipped there.
+	if [ "${CI:-}" = true ]; then
+		failed=$((failed + skipped))
+	fi
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
