@@ -1,0 +1,12 @@
+#ifndef CMD_H
+#define CMD_H
+
+int	cmd_tcp_connect(int, char *[]);
+int	cmd_tcp_serve(int, char *[]);
+
+/* Print "usage: ..." and the hint to see --help; exit 2. */
+void	cmd_usage_error(const char *) __attribute__((noreturn));
+/* Print help text to stdout and exit 0. */
+void	cmd_help(const char *, const char *) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,142 @@
+#include <sys/socket.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "opts.h"
+#include "pump.h"
+#include "scan.h"
+#include "sock.h"
+
+#define SYNOPSIS "sockkit tcp-connect [OPTIONS] HOST PORT"
+
+enum {
+	OPT_RETRY = OPT_CMD,
+	OPT_SEND_ONLY,
+	OPT_RECV_ONLY,
+	OPT_NO_SHUTDOWN,
+	OPT_KEEP_SENDING
+};
+
+static const char help[] =
+"Connect to HOST PORT and pump: stdin to the peer, the peer to stdout.\n\n"
+OPTS_HELP
+"  -s, --source ADDR    connect from this local address\n"
+"  -p, --source-port P  connect from this local port\n"
+"      --retry DUR      retry a refused or unreachable connect for DUR\n"
+"  -z, --scan           report open ports (PORT: 80, 20-30, 22,80,443)\n"
+"      --send-only      only send stdin; ignore the peer's data\n"
+"      --recv-only      only receive; do not read stdin\n"
+"      --no-shutdown    at stdin EOF keep the write side open\n"
+"      --keep-sending   after the peer's EOF keep sending stdin\n";
+
+static const struct option longopts[] = {
+	OPTS_LONG,
+	{ "source",		required_argument,	NULL,	's' },
+	{ "source-port",	required_argument,	NULL,	'p' },
+	{ "scan",		no_argument,		NULL,	'z' },
+	{ "retry",		required_argument,	NULL,	OPT_RETRY },
+	{ "send-only",		no_argument,		NULL,	OPT_SEND_ONLY },
+	{ "recv-only",		no_argument,		NULL,	OPT_RECV_ONLY },
+	{ "no-shutdown",	no_argument,		NULL,	OPT_NO_SHUTDOWN },
+	{ "keep-sending",	no_argument,		NULL,	OPT_KEEP_SENDING },
+	{ NULL,			0,			NULL,	0 }
+};
+
+static void
+parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
+    struct pump_opts *po, int *scan)
+{
+	const char *errstr;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "p:s:z", longopts,
+	    NULL)) != -1) {
+		if (opts_common(o, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'h':
+			cmd_help(SYNOPSIS, help);
+		case 'p':
+			if (opts_port(optarg, 0, &errstr) == -1)
+				errx(2, "source port %s: %s", optarg, errstr);
+			so->src_port = optarg;
+			break;
+		case 's':
+			so->src_host = optarg;
+			break;
+		case 'z':
+			*scan = 1;
+			break;
+		case OPT_RETRY:
+			if ((so->retry_ms = opts_duration(optarg, &errstr))
+			    == -1)
+				errx(2, "retry %s: %s", optarg, errstr);
+			break;
+		case OPT_SEND_ONLY:
+			po->send_only = 1;
+			break;
+		case OPT_RECV_ONLY:
+			po->recv_only = 1;
+			break;
+		case OPT_NO_SHUTDOWN:
+			po->no_shutdown = 1;
+			break;
+		case OPT_KEEP_SENDING:
+			po->keep_sending = 1;
+			break;
+		default:
+			cmd_usage_error(SYNOPSIS);
+		}
+	}
+}
+
+int
+cmd_tcp_connect(int argc, char *argv[])
+{
+	struct opts o;
+	struct sockopts so = { .socktype = SOCK_STREAM };
+	struct pump_opts po = { 0 };
+	const char *errstr, *host, *port;
+	char peer[160];
+	int fd, scan = 0;
+
+	opts_init(&o);
+	parse(argc, argv, &o, &so, &po, &scan);
+	argc -= optind;
+	argv += optind;
+	if (argc != (o.family == AF_UNIX ? 1 : 2))
+		cmd_usage_error(SYNOPSIS);
+	if (po.send_only && po.recv_only)
+		errx(2, "cannot use --send-only with --recv-only");
+	if (scan && o.family == AF_UNIX)
+		errx(2, "cannot use --scan with --unix");
+	host = argv[0];
+	port = o.family == AF_UNIX ? NULL : argv[1];
+	so.family = o.family;
+	so.numeric = o.numeric;
+	so.verbose = o.verbose;
+	so.timeout_ms = o.timeout_ms;
+	if (scan)
+		return scan_ports(host, port, &so);
+	if (port != NULL && opts_port(port, o.numeric, &errstr) == -1)
+		errx(2, "port %s: %s", port, errstr);
+	if ((fd = sock_connect(host, port, &so, &errstr)) == -1)
+		errx(1, "%s", errstr);
+	if (port != NULL)
+		snprintf(peer, sizeof(peer), "%s port %s", host, port);
+	else
+		snprintf(peer, sizeof(peer), "%s", host);
+	if (o.verbose > 0)
+		warnx("connected to %s", peer);
+	po.peer = peer;
+	po.idle_ms = o.timeout_ms;
+	po.progress = o.progress && isatty(STDERR_FILENO);
+	return pump_session(fd, &po, o.verbose);
+}

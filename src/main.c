@@ -1,0 +1,130 @@
+#include <err.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "util.h"
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(int, char *[]);
+	const char	*summary;
+} commands[] = {
+	{ "tcp-connect", cmd_tcp_connect, "connect to a TCP server and pump "
+	    "stdin/stdout" },
+	{ "tcp-serve",	cmd_tcp_serve,	"accept a TCP connection and pump "
+	    "stdin/stdout" },
+	{ NULL,		NULL,		NULL }
+};
+
+static char progname[64];
+
+static void
+usage(FILE *fp)
+{
+	const struct command *c;
+
+	fprintf(fp, "usage: sockkit [-h | --help | -V | --version]\n"
+	    "       sockkit help [COMMAND]\n"
+	    "       sockkit COMMAND [OPTIONS] ARGS...\n\ncommands:\n");
+	for (c = commands; c->name != NULL; c++)
+		fprintf(fp, "  %-13s %s\n", c->name, c->summary);
+	fprintf(fp, "\n'sockkit COMMAND --help' shows a command's options; "
+	    "man sockkit(1) says more.\n");
+}
+
+static const struct command *
+lookup(const char *name)
+{
+	const struct command *c;
+
+	for (c = commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* Make sure descriptors 0-2 exist, so no socket becomes stdin or stdout. */
+static void
+std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static int
+run(const struct command *c, int argc, char *argv[])
+{
+	snprintf(progname, sizeof(progname), "sockkit: %s", c->name);
+	setprogname(progname);
+	/* getopt(3) prefixes its messages with argv[0]. */
+	argv[0] = progname;
+	sig_setup();
+	return c->fn(argc, argv);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct command *c;
+	char *hargv[] = { NULL, "--help", NULL };
+
+	std_fds();
+	setprogname("sockkit");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    (strcmp(argv[1], "help") == 0 && argc == 2)) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("sockkit %s\n", VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc > 3 || (c = lookup(argv[2])) == NULL)
+			errx(2, "help: unknown command '%s'; try 'sockkit "
+			    "--help'", argv[2]);
+		hargv[0] = argv[2];
+		return run(c, 2, hargv);
+	}
+	if ((c = lookup(argv[1])) == NULL) {
+		warnx("unknown command '%s'", argv[1]);
+		fprintf(stderr, "Try 'sockkit --help' for the list of "
+		    "commands.\n");
+		return 2;
+	}
+	return run(c, argc - 1, argv + 1);
+}
+
+/* Print the one-line usage and a hint to stderr, and exit 2. */
+void
+cmd_usage_error(const char *synopsis)
+{
+	char name[64], *colon;
+
+	strlcpy(name, getprogname(), sizeof(name));
+	if ((colon = strchr(name, ':')) != NULL)
+		memmove(colon, colon + 1, strlen(colon));
+	fprintf(stderr, "usage: %s\nTry '%s --help' for more.\n", synopsis,
+	    name);
+	exit(2);
+}
+
+/* Print a command's help to stdout and exit 0. */
+void
+cmd_help(const char *synopsis, const char *text)
+{
+	printf("usage: %s\n\n%s", synopsis, text);
+	exit(0);
+}

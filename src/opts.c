@@ -1,0 +1,145 @@
+#include <sys/socket.h>
+
+#include <err.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+/* Fill in the defaults of the shared options. */
+void
+opts_init(struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->family = AF_UNSPEC;
+	o->timeout_ms = -1;
+}
+
+/*
+ * Handle one shared option; return 1 if ch was one, 0 otherwise.  Bad
+ * values are usage errors and exit 2.
+ */
+int
+opts_common(struct opts *o, int ch, const char *arg)
+{
+	const char *errstr;
+
+	switch (ch) {
+	case '4':
+		o->family = AF_INET;
+		break;
+	case '6':
+		o->family = AF_INET6;
+		break;
+	case 'U':
+		o->family = AF_UNIX;
+		break;
+	case 'n':
+		o->numeric = 1;
+		break;
+	case 'P':
+		o->progress = 1;
+		break;
+	case 'q':
+		o->verbose = -1;
+		break;
+	case 'v':
+		if (o->verbose >= 0)
+			o->verbose++;
+		break;
+	case 'w':
+		if ((o->timeout_ms = opts_duration(arg, &errstr)) == -1)
+			errx(2, "timeout %s: %s", arg, errstr);
+		break;
+	case OPT_PORT_FILE:
+		o->port_file = arg;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+static const struct unit {
+	const char	*name;
+	long long	 ms;
+} units[] = {
+	{ "",	1000 },
+	{ "ms",	1 },
+	{ "s",	1000 },
+	{ "m",	60 * 1000 },
+	{ "h",	60 * 60 * 1000 },
+};
+
+/*
+ * Parse a DURATION (a decimal number, optional fraction, optional unit
+ * ms, s, m or h) into milliseconds; return -1 and set *errstr if invalid.
+ */
+long
+opts_duration(const char *s, const char **errstr)
+{
+	char *end;
+	double v;
+	size_t i;
+
+	*errstr = "invalid duration";
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || v > 1e9)
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].name) == 0) {
+			v *= units[i].ms;
+			if (v > 1e11)
+				return -1;
+			*errstr = NULL;
+			return (long)(v + 0.5);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Check a PORT (a number 0-65535, or a service name unless numeric);
+ * return the port number, or -1 and set *errstr.
+ */
+int
+opts_port(const char *s, int numeric, const char **errstr)
+{
+	struct servent *se;
+	long long n;
+
+	if (*s >= '0' && *s <= '9') {
+		n = strtonum(s, 0, 65535, errstr);
+		if (*errstr != NULL)
+			*errstr = "invalid port";
+		return *errstr == NULL ? (int)n : -1;
+	}
+	*errstr = "invalid port";
+	if (numeric || *s == '\0' || *s == '-')
+		return -1;
+	if ((se = getservbyname(s, NULL)) == NULL) {
+		*errstr = "unknown service";
+		return -1;
+	}
+	*errstr = NULL;
+	return ntohs(se->s_port);
+}
+
+/* Parse a number for option what in [min, max]; exit 2 if it is not. */
+long long
+opts_number(const char *s, long long min, long long max, const char *what)
+{
+	const char *errstr;
+	long long n;
+
+	n = strtonum(s, min, max, &errstr);
+	if (errstr != NULL)
+		errx(2, "%s %s: %s", what, s, errstr);
+	return n;
+}

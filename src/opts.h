@@ -1,0 +1,58 @@
+#ifndef OPTS_H
+#define OPTS_H
+
+#include <stddef.h>
+
+/* Long-only options; each command numbers its own from OPT_CMD up. */
+enum {
+	OPT_PORT_FILE = 256,
+	OPT_FRAME,
+	OPT_MAX_FRAME,
+	OPT_AUTH_KEY,
+	OPT_CMD = 300
+};
+
+/* The short options every command shares, for getopt_long(3). */
+#define OPTS_SHORT	"46Unvqw:Ph"
+
+/* The long options every command shares, first rows of its table. */
+#define OPTS_LONG \
+	{ "ipv4",	no_argument,		NULL,	'4' }, \
+	{ "ipv6",	no_argument,		NULL,	'6' }, \
+	{ "unix",	no_argument,		NULL,	'U' }, \
+	{ "numeric",	no_argument,		NULL,	'n' }, \
+	{ "verbose",	no_argument,		NULL,	'v' }, \
+	{ "quiet",	no_argument,		NULL,	'q' }, \
+	{ "timeout",	required_argument,	NULL,	'w' }, \
+	{ "progress",	no_argument,		NULL,	'P' }, \
+	{ "help",	no_argument,		NULL,	'h' }, \
+	{ "port-file",	required_argument,	NULL,	OPT_PORT_FILE }
+
+/* Usage lines for the shared options, for each command's --help. */
+#define OPTS_HELP \
+"  -4, -6               IPv4 only / IPv6 only\n" \
+"  -U, --unix           Unix-domain socket: PATH replaces the address\n" \
+"  -n, --numeric        no DNS or service-name look-ups\n" \
+"  -v, --verbose        report addresses, connections, a summary; repeat\n" \
+"  -q, --quiet          print nothing but errors\n" \
+"  -w, --timeout DUR    connect timeout, then idle timeout\n" \
+"  -P, --progress       live progress on stderr when it is a terminal\n" \
+"      --port-file FILE servers: write the bound port to FILE\n" \
+"  -h, --help           this help\n"
+
+struct opts {
+	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX */
+	int		 numeric;
+	int		 verbose;	/* -1 with -q */
+	long		 timeout_ms;	/* -1: none given */
+	int		 progress;
+	const char	*port_file;
+};
+
+void	 opts_init(struct opts *);
+int	 opts_common(struct opts *, int, const char *);
+long	 opts_duration(const char *, const char **);
+int	 opts_port(const char *, int, const char **);
+long long opts_number(const char *, long long, long long, const char *);
+
+#endif

@@ -1,0 +1,404 @@
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "sock.h"
+#include "util.h"
+
+#define RETRY_PAUSE_MS	100
+
+static char sock_err[512];
+
+static const char *
+fail(const char *what, const char *host, const char *port, int error)
+{
+	if (port != NULL)
+		snprintf(sock_err, sizeof(sock_err), "%s %s port %s: %s",
+		    what, host, port, strerror(error));
+	else
+		snprintf(sock_err, sizeof(sock_err), "%s %s: %s", what, host,
+		    strerror(error));
+	errno = error;
+	return sock_err;
+}
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	    sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	*len = sizeof(*sun);
+	return 0;
+}
+
+/* Wait up to ms (-1: forever) for a non-blocking connect on fd to end. */
+static int
+connect_wait(int fd, long ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int error = 0, n;
+
+	while ((n = poll(&pfd, 1, ms < 0 ? -1 : (int)ms)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		return -1;
+	if (error != 0) {
+		errno = error;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+bind_source(int fd, const struct sockaddr *dst, const struct sockopts *so)
+{
+	struct addrinfo *res, *ai;
+	const char *errstr;
+	int one = 1;
+
+	if (so->src_host == NULL && so->src_port == NULL)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((res = addr_resolve(so->src_host, so->src_port, dst->sa_family,
+	    so->socktype, 1, so->numeric, &errstr)) == NULL) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+	freeaddrinfo(res);
+	return ai == NULL ? -1 : 0;
+}
+
+/*
+ * Open a non-blocking socket to one address and connect it within the
+ * timeout; return the socket or -1 with errno set.
+ */
+int
+sock_connect_addr(const struct sockaddr *sa, socklen_t len,
+    const struct sockopts *so)
+{
+	int fd, save;
+
+	if ((fd = socket(sa->sa_family, so->socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (sa->sa_family != AF_UNIX && bind_source(fd, sa, so) == -1)
+		goto bad;
+	if (connect(fd, sa, len) == 0)
+		return fd;
+	if (errno != EINPROGRESS && errno != EAGAIN)
+		goto bad;
+	if (connect_wait(fd, so->timeout_ms) == 0)
+		return fd;
+bad:
+	save = errno;
+	close(fd);
+	errno = save;
+	return -1;
+}
+
+static int
+connect_once(const char *host, const char *port, const struct sockopts *so,
+    const char **errstr)
+{
+	struct sockaddr_un sun;
+	struct addrinfo *res, *ai;
+	socklen_t len;
+	int fd = -1, error = 0;
+
+	if (so->family == AF_UNIX) {
+		if (unix_addr(host, &sun, &len) == -1 ||
+		    (fd = sock_connect_addr((struct sockaddr *)&sun, len,
+		    so)) == -1)
+			*errstr = fail("connect to", host, NULL, errno);
+		return fd;
+	}
+	if ((res = addr_resolve(host, port, so->family, so->socktype, 0,
+	    so->numeric, errstr)) == NULL) {
+		snprintf(sock_err, sizeof(sock_err), "%s port %s: %s", host,
+		    port, *errstr);
+		*errstr = sock_err;
+		errno = 0;
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		if ((fd = sock_connect_addr(ai->ai_addr, ai->ai_addrlen,
+		    so)) == -1)
+			error = errno;
+	freeaddrinfo(res);
+	if (fd == -1)
+		*errstr = fail("connect to", host, port, error);
+	return fd;
+}
+
+/*
+ * Connect to host port, trying every address it resolves to, and keep
+ * retrying a refused or unreachable connect for so->retry_ms; return a
+ * non-blocking socket, or -1 and set *errstr (errno 0 for look-ups).
+ */
+int
+sock_connect(const char *host, const char *port, const struct sockopts *so,
+    const char **errstr)
+{
+	int64_t deadline = now_ms() + so->retry_ms;
+	int fd;
+
+	for (;;) {
+		if ((fd = connect_once(host, port, so, errstr)) != -1)
+			return fd;
+		if (errno != ECONNREFUSED && errno != ENETUNREACH &&
+		    errno != EHOSTUNREACH && errno != ETIMEDOUT &&
+		    errno != ENOENT)
+			return -1;
+		if (so->retry_ms <= 0 || now_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, RETRY_PAUSE_MS);
+	}
+}
+
+/* Remove a stale Unix socket at path: one nobody is listening on. */
+static void
+unix_unlink_stale(const char *path, const struct sockopts *so)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	socklen_t len;
+	int fd;
+
+	if (stat(path, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    unix_addr(path, &sun, &len) == -1)
+		return;
+	if ((fd = socket(AF_UNIX, so->socktype | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, len) == -1 &&
+	    errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+}
+
+static int
+listen_unix(const char *path, const struct sockopts *so, int *fds,
+    const char **errstr)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd;
+
+	if (unix_addr(path, &sun, &len) == -1) {
+		*errstr = fail("bind", path, NULL, errno);
+		return -1;
+	}
+	unix_unlink_stale(path, so);
+	if ((fd = socket(AF_UNIX, so->socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, len) == -1 ||
+	    (so->socktype == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
+		*errstr = fail("bind", path, NULL, errno);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	sig_unlink_on_exit(path);
+	fds[0] = fd;
+	return 1;
+}
+
+static int
+listen_one(const struct sockaddr *sa, socklen_t len, const struct sockopts *so)
+{
+	int fd, one = 1, zero = 0, save;
+
+	if ((fd = socket(sa->sa_family, so->socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Without -6, an IPv6 wildcard socket takes IPv4 clients too. */
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+		    so->family == AF_INET6 ? &one : &zero, sizeof(int));
+	if (bind(fd, sa, len) == -1 ||
+	    (so->socktype == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
+		save = errno;
+		close(fd);
+		errno = save;
+		return -1;
+	}
+	return fd;
+}
+
+/* Set the port of sa to port (the one the kernel chose for the first). */
+static void
+set_port(struct sockaddr *sa, int port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
+/*
+ * Bind every address host (NULL: all addresses, one dual-stack socket
+ * where the system allows) resolves to at port, and listen on stream
+ * sockets.  Store up to SOCK_MAXLISTEN sockets in fds and return how many,
+ * or -1 and set *errstr.  Port 0 asks the kernel for one free port, the
+ * same on every address.
+ */
+int
+sock_listen(const char *host, const char *port, const struct sockopts *so,
+    int *fds, const char **errstr)
+{
+	struct sockaddr_storage ss;
+	struct addrinfo *res, *ai;
+	socklen_t sslen;
+	int n = 0, fd, error = EADDRNOTAVAIL, chosen = 0;
+
+	if (so->family == AF_UNIX)
+		return listen_unix(port, so, fds, errstr);
+	if ((res = addr_resolve(host, port, host == NULL &&
+	    so->family == AF_UNSPEC ? AF_INET6 : so->family, so->socktype, 1,
+	    so->numeric, errstr)) == NULL && host == NULL &&
+	    so->family == AF_UNSPEC)
+		res = addr_resolve(host, port, AF_INET, so->socktype, 1,
+		    so->numeric, errstr);
+	if (res == NULL) {
+		snprintf(sock_err, sizeof(sock_err), "%s port %s: %s",
+		    host ? host : "*", port, *errstr);
+		*errstr = sock_err;
+		return -1;
+	}
+	for (ai = res; ai != NULL && n < SOCK_MAXLISTEN; ai = ai->ai_next) {
+		if (chosen != 0)
+			set_port(ai->ai_addr, chosen);
+		if ((fd = listen_one(ai->ai_addr, ai->ai_addrlen, so)) == -1) {
+			error = errno;
+			continue;
+		}
+		fds[n++] = fd;
+		sslen = sizeof(ss);
+		if (chosen == 0 && getsockname(fd, (struct sockaddr *)&ss,
+		    &sslen) == 0)
+			chosen = addr_port((struct sockaddr *)&ss);
+	}
+	freeaddrinfo(res);
+	if (n == 0) {
+		*errstr = fail("bind", host ? host : "*", port, error);
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * Wait up to ms (-1: forever) for a connection on any of the n listening
+ * sockets and accept it; return the non-blocking socket or -1.
+ */
+int
+sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
+    socklen_t *len, const char **errstr)
+{
+	struct pollfd pfd[SOCK_MAXLISTEN];
+	int i, fd, r;
+
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLIN;
+	}
+	for (;;) {
+		if ((r = poll(pfd, n, ms < 0 ? -1 : (int)ms)) == -1) {
+			if (errno == EINTR)
+				continue;
+			*errstr = "poll";
+			return -1;
+		}
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			*errstr = "timed out waiting for a connection";
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			*len = sizeof(*ss);
+			fd = accept4(fds[i], (struct sockaddr *)ss, len,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd != -1)
+				return fd;
+			if (errno != EAGAIN && errno != ECONNABORTED &&
+			    errno != EINTR) {
+				*errstr = "accept";
+				return -1;
+			}
+		}
+	}
+}
+
+/* Write the port fd is bound to, and a newline, atomically to path. */
+int
+sock_port_file(const char *path, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char tmp[4096], line[16];
+	int tfd, n, save;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
+	    (long)getpid()) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%d\n",
+	    addr_port((struct sockaddr *)&ss));
+	if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return -1;
+	if (write(tfd, line, n) != n || close(tfd) == -1 ||
+	    rename(tmp, path) == -1) {
+		save = errno;
+		unlink(tmp);
+		errno = save;
+		return -1;
+	}
+	return 0;
+}
+
+/* Format the peer (local == 0) or local address of fd into buf. */
+const char *
+sock_name(int fd, int local, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if ((local ? getsockname(fd, (struct sockaddr *)&ss, &len) :
+	    getpeername(fd, (struct sockaddr *)&ss, &len)) == -1) {
+		strlcpy(buf, "?", size);
+		return buf;
+	}
+	return addr_fmt((struct sockaddr *)&ss, len, buf, size);
+}

@@ -1,0 +1,30 @@
+#ifndef SOCK_H
+#define SOCK_H
+
+#include <sys/socket.h>
+
+#define SOCK_MAXLISTEN	8
+
+struct sockopts {
+	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX */
+	int		 socktype;	/* SOCK_STREAM or SOCK_DGRAM */
+	int		 numeric;
+	int		 verbose;
+	long		 timeout_ms;	/* connect timeout, -1 for none */
+	long		 retry_ms;	/* keep retrying this long, 0 for once */
+	const char	*src_host;	/* -s */
+	const char	*src_port;	/* -p */
+};
+
+int	sock_connect(const char *, const char *, const struct sockopts *,
+	    const char **);
+int	sock_connect_addr(const struct sockaddr *, socklen_t,
+	    const struct sockopts *);
+int	sock_listen(const char *, const char *, const struct sockopts *,
+	    int *, const char **);
+int	sock_accept(int *, int, long, struct sockaddr_storage *, socklen_t *,
+	    const char **);
+int	sock_port_file(const char *, int);
+const char *sock_name(int, int, char *, size_t);
+
+#endif
