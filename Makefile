@@ -29,7 +29,7 @@ endif
 
 SRCS:=		$(sort $(wildcard src/*.c))
 OBJS:=		$(SRCS:src/%.c=$(B)/%.o)
-LIBOBJS:=	$(filter-out $(B)/main.o,$(OBJS))
+LIBOBJS:=	$(filter-out $(B)/main.o $(B)/cmd_%.o,$(OBJS))
 UNITS:=		$(sort $(wildcard tests/unit/t_*.c))
 UNITBINS:=	$(UNITS:tests/unit/%.c=$(B)/unit/%)
 
