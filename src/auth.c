@@ -135,10 +135,7 @@ client_step(struct auth *a)
 	return AUTH_MORE;
 }
 
-/*
- * Consume handshake bytes from buf, set *used; return the status.
- * A wrong magic fails at its first wrong byte.
- */
+/* Consume handshake bytes from buf, set *used; return the status. */
 enum auth_status
 auth_feed(struct auth *a, const void *buf, size_t len, size_t *used)
 {
@@ -151,6 +148,7 @@ auth_feed(struct auth *a, const void *buf, size_t len, size_t *used)
 		memcpy(a->in + a->inlen, p + *used, n);
 		a->inlen += n;
 		*used += n;
+		/* A client fails at the first byte that is not the magic. */
 		if (a->role == AUTH_CLIENT && a->step == 0 &&
 		    memcmp(a->in, AUTH_MAGIC,
 		    MINIMUM(a->inlen, AUTH_MAGICLEN)) != 0)
@@ -245,11 +243,7 @@ send_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
 	return 0;
 }
 
-/*
- * Run a whole handshake on fd within timeout_ms (-1: none); 0 or -1.
- * The fd may be blocking or not; on success no byte after the
- * handshake has been read.
- */
+/* Run a whole handshake on fd within timeout_ms (-1: none); 0 or -1. */
 int
 auth_run(int fd, struct auth *a, int timeout_ms, const char **errstr)
 {

@@ -14,6 +14,14 @@
  * At most auth_want() bytes are needed next, so a reader that reads no
  * more than that never reads past the handshake. A server that reaches
  * AUTH_OK still has its proof in auth_output() to send before any data.
+ *
+ * auth_run() drives either role on a blocking or non-blocking fd with
+ * poll(2); it reads exactly what auth_want() asks, so stream data the
+ * peer sends after the handshake stays in the socket for the caller.
+ * Its *errstr: "authentication failed" (a wrong proof or magic, or, for
+ * a client, a server that hung up on its proof), "authentication timed
+ * out", "connection closed during authentication", or strerror(errno).
+ * It writes with write(2): the program ignores SIGPIPE.
  */
 #ifndef AUTH_H
 #define AUTH_H

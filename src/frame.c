@@ -52,10 +52,7 @@ frame_mode_name(enum frame_mode mode)
 	return "unknown";
 }
 
-/*
- * Parse a size such as 512, 64K, 16M or 1G as strtonum(3) does.
- * Between 1 byte and FRAME_MAX_LIMIT; on error return 0 and set *errstr.
- */
+/* Parse a size such as 512, 64K, 16M or 1G as strtonum(3) does. */
 size_t
 frame_size_parse(const char *s, const char **errstr)
 {
@@ -192,23 +189,22 @@ next_line(struct frame_dec *d, const unsigned char **msg, size_t *len,
 	const unsigned char *nl;
 	size_t room;
 
-	if (d->inlen == 0) {
-		if (!d->eof || d->len == 0)
-			return 0;
-		*msg = d->buf;
-		*len = d->len;
-		d->delivered = 1;
-		return 1;
+	if (d->inlen > 0) {
+		/* Room for the rest of a line of max bytes and its newline. */
+		room = d->max - d->len + 1;
+		nl = memchr(d->in, '\n', MINIMUM(d->inlen, room));
+		if (nl != NULL)
+			return yield(d, nl - d->in + 1, msg, len);
+		if (d->inlen >= room)
+			return fail(d, "line too long", errstr);
+		carry(d, d->inlen);
 	}
-	/* Room for the rest of a line of max bytes and its newline. */
-	room = d->max - d->len + 1;
-	nl = memchr(d->in, '\n', MINIMUM(d->inlen, room));
-	if (nl != NULL)
-		return yield(d, nl - d->in + 1, msg, len);
-	if (d->inlen >= room)
-		return fail(d, "line too long", errstr);
-	carry(d, d->inlen);
-	return 0;
+	if (!d->eof || d->len == 0)
+		return 0;
+	*msg = d->buf;
+	*len = d->len;
+	d->delivered = 1;
+	return 1;
 }
 
 /* Gather the header, then hand out the payload once it is all here. */

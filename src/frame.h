@@ -16,7 +16,8 @@
  *
  * frame_next() returns 0 only when the fed slice is used up, and only
  * then may the next slice be fed; the slice must stay valid until then.
- * After frame_dec_eof(), 0 means the stream ended cleanly.
+ * frame_dec_eof() may come before or after the last slice is drained;
+ * after it, 0 means the stream ended cleanly.
  * A message lies inside the fed slice when it can (no copy) and in the
  * decoder's buffer when it straddles slices; either way it is valid until
  * the next call on the decoder.
@@ -65,7 +66,11 @@ struct frame_dec {
 int	frame_mode_parse(const char *, enum frame_mode *);
 /* Return the name of a framing mode. */
 const char *frame_mode_name(enum frame_mode);
-/* Parse a size such as 512, 64K, 16M or 1G as strtonum(3) does. */
+/*
+ * Parse a size such as 512, 64K, 16M or 1G (K, M, G are powers of 1024,
+ * either case) as strtonum(3) does: from 1 to FRAME_MAX_LIMIT, else
+ * return 0 and set *errstr to "invalid", "too small" or "too large".
+ */
 size_t	frame_size_parse(const char *, const char **);
 
 /* Start a decoder for mode with messages of at most max bytes. */

@@ -135,9 +135,11 @@ test_len32(void)
 static void
 test_line(void)
 {
-	const char *in = "one\r\ntwo\n\nthree";
+	const char *in = "one\r\ntwo\n\nthree", *e;
+	const unsigned char *msg;
+	struct frame_dec d;
 	struct result r;
-	size_t step;
+	size_t step, len;
 
 	for (step = 0; step <= 4; step++) {
 		r = run(FRAME_LINE, 64, in, strlen(in), step);
@@ -154,6 +156,14 @@ test_line(void)
 	    "line: max + 1 is an error");
 	r = run(FRAME_LINE, 5, "abcdef", 6, 1);
 	ok(r.rc == -1, "line: max + 1 without a newline, byte by byte");
+	frame_dec_init(&d, FRAME_LINE, 8);
+	frame_dec_feed(&d, "ab\ncd", 5);
+	frame_dec_eof(&d);
+	ok(frame_next(&d, &msg, &len, &e) == 1 && len == 3 &&
+	    frame_next(&d, &msg, &len, &e) == 1 && len == 2 &&
+	    memcmp(msg, "cd", 2) == 0 && frame_next(&d, &msg, &len, &e) == 0,
+	    "line: end of stream marked before the last slice is drained");
+	frame_dec_free(&d);
 	r = run(FRAME_LINE, 5, "abcde", 5, 1);
 	ok(r.rc == 0 && strcmp(r.out, "abcde|") == 0,
 	    "line: unterminated line of max bytes at the end");
