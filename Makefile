@@ -80,3 +80,6 @@ uninstall:
 
 clean:
 	rm -rf build $(PROG)
+
+fuzz:
+	FUZZ_SECONDS=600 sh tests/fuzz.sh
