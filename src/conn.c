@@ -1,0 +1,302 @@
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "loop.h"
+#include "util.h"
+
+#define READSZ		(64 * 1024)
+#define READS		4		/* reads a wakeup, for fairness */
+#define IOVS		64
+
+static unsigned char rbuf[READSZ];
+
+/* Make a message holding a copy of len bytes at p (p may be NULL). */
+struct msg *
+msg_new(const void *p, size_t len)
+{
+	struct msg *m;
+
+	m = xmalloc(sizeof(*m) + len);
+	m->refs = 1;
+	m->len = len;
+	if (p != NULL)
+		memcpy(m->data, p, len);
+	return m;
+}
+
+/* Drop a reference; the last one frees the message. */
+void
+msg_unref(struct msg *m)
+{
+	if (m != NULL && --m->refs == 0)
+		free(m);
+}
+
+static void conn_io(struct loop *, int, int, void *);
+
+static int
+want(const struct conn *c)
+{
+	return (c->paused || c->eof ? 0 : LOOP_READ) |
+	    (c->head != NULL ? LOOP_WRITE : 0);
+}
+
+/*
+ * Take over the connected non-blocking socket fd from peer sa, with an
+ * out-queue bound of maxq bytes; return the connection.
+ */
+struct conn *
+conn_new(struct loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
+    size_t maxq, const struct conn_cb *cb, void *arg)
+{
+	struct conn *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->loop = l;
+	c->fd = fd;
+	c->maxq = maxq;
+	c->cb = cb;
+	c->arg = arg;
+	c->last = loop_now(l);
+	if (salen > sizeof(c->ss))
+		salen = sizeof(c->ss);
+	if (sa != NULL) {
+		memcpy(&c->ss, sa, salen);
+		addr_fmt(sa, salen, c->name, sizeof(c->name));
+	} else
+		strlcpy(c->name, fd == STDIN_FILENO ? "stdin" : "stdout",
+		    sizeof(c->name));
+	c->blocking = (fcntl(fd, F_GETFL) & O_NONBLOCK) == 0;
+	if (loop_add(l, fd, LOOP_READ, conn_io, c) == -1) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+conn_free(struct loop *l, void *arg)
+{
+	struct conn *c = arg;
+	struct qnode *q;
+
+	(void)l;
+	while ((q = c->head) != NULL) {
+		c->head = q->next;
+		msg_unref(q->m);
+		free(q);
+	}
+	free(c);
+}
+
+/* Close now, dropping what is queued; the memory goes after this turn. */
+void
+conn_close(struct conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	loop_del(c->loop, c->fd);
+	close(c->fd);
+	if (c->cb->closed != NULL)
+		c->cb->closed(c, why);
+	loop_defer(c->loop, conn_free, c);
+}
+
+static void
+conn_drop(struct conn *c, size_t w)
+{
+	struct qnode *q;
+	size_t left;
+
+	c->queued -= w;
+	while (w > 0 && (q = c->head) != NULL) {
+		left = q->m->len - q->off;
+		if (w < left) {
+			q->off += w;
+			break;
+		}
+		w -= left;
+		c->head = q->next;
+		msg_unref(q->m);
+		free(q);
+	}
+	if (c->head == NULL)
+		c->tail = NULL;
+}
+
+/* Write what is queued; return -1 if that closed the connection. */
+static int
+conn_flush(struct conn *c)
+{
+	struct iovec iov[IOVS];
+	struct qnode *q;
+	ssize_t w;
+	int n, had = c->head != NULL;
+
+	while (c->head != NULL) {
+		for (n = 0, q = c->head; q != NULL && n < IOVS; q = q->next) {
+			iov[n].iov_base = q->m->data + q->off;
+			iov[n++].iov_len = q->m->len - q->off;
+		}
+		if ((w = writev(c->fd, iov, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			conn_close(c, strerror(errno));
+			return -1;
+		}
+		c->last = loop_now(c->loop);
+		conn_drop(c, w);
+	}
+	if (c->head == NULL && c->close_drained) {
+		conn_close(c, NULL);
+		return -1;
+	}
+	if (c->head == NULL && c->wr_shut == 1) {
+		shutdown(c->fd, SHUT_WR);
+		c->wr_shut = 2;
+	}
+	loop_mask(c->loop, c->fd, want(c));
+	if (had && c->head == NULL && c->cb->drained != NULL)
+		c->cb->drained(c);
+	return 0;
+}
+
+static void
+conn_read(struct conn *c)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < READS && !c->paused && !c->eof && !c->dead; i++) {
+		if ((n = read(c->fd, rbuf, sizeof(rbuf))) > 0) {
+			c->last = loop_now(c->loop);
+			c->cb->data(c, rbuf, n);
+			/* A blocking fd (stdin) is read once a wakeup. */
+			if ((size_t)n < sizeof(rbuf) || c->blocking)
+				break;
+		} else if (n == 0) {
+			c->eof = 1;
+			c->cb->data(c, NULL, 0);
+		} else if (errno != EINTR) {
+			if (errno != EAGAIN)
+				conn_close(c, strerror(errno));
+			break;
+		}
+	}
+	if (!c->dead)
+		loop_mask(c->loop, c->fd, want(c));
+}
+
+static void
+conn_io(struct loop *l, int fd, int ready, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)l;
+	(void)fd;
+	if ((ready & LOOP_WRITE) && conn_flush(c) == -1)
+		return;
+	if (ready & LOOP_READ)
+		conn_read(c);
+}
+
+/*
+ * Queue m (taking a reference) and write what can be written now.
+ * Return -1 if the queue is now over its bound or the connection is
+ * gone; the caller decides whether to drop it.
+ */
+int
+conn_send(struct conn *c, struct msg *m)
+{
+	struct qnode *q;
+
+	if (c->dead)
+		return -1;
+	if (m->len == 0)
+		return 0;
+	q = xmalloc(sizeof(*q));
+	q->next = NULL;
+	q->m = m;
+	q->off = 0;
+	m->refs++;
+	if (c->tail != NULL)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	c->queued += m->len;
+	if (c->head == q && conn_flush(c) == -1)
+		return -1;
+	return c->queued > c->maxq ? -1 : 0;
+}
+
+/* Queue a copy of len bytes at p, as conn_send(). */
+int
+conn_write(struct conn *c, const void *p, size_t len)
+{
+	struct msg *m;
+	int rv;
+
+	m = msg_new(p, len);
+	rv = conn_send(c, m);
+	msg_unref(m);
+	return rv;
+}
+
+/* Stop (paused != 0) or resume reading from c. */
+void
+conn_pause(struct conn *c, int paused)
+{
+	if (c->dead || c->paused == paused)
+		return;
+	c->paused = paused;
+	loop_mask(c->loop, c->fd, want(c));
+}
+
+/* Half-close: shutdown(SHUT_WR) once the out-queue has drained. */
+void
+conn_shutdown(struct conn *c)
+{
+	if (c->dead || c->wr_shut)
+		return;
+	c->wr_shut = 1;
+	if (c->head == NULL) {
+		shutdown(c->fd, SHUT_WR);
+		c->wr_shut = 2;
+	}
+}
+
+/* Close c once its out-queue has drained. */
+void
+conn_finish(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->close_drained = 1;
+	if (c->head == NULL)
+		conn_close(c, NULL);
+}
+
+/* Write out the whole queue, blocking (stdout at exit). */
+void
+conn_flush_sync(struct conn *c)
+{
+	int fl;
+
+	if (c->dead || c->head == NULL)
+		return;
+	if ((fl = fcntl(c->fd, F_GETFL)) != -1)
+		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+	conn_flush(c);
+}

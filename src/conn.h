@@ -1,0 +1,71 @@
+#ifndef CONN_H
+#define CONN_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct loop;
+
+/* A reference-counted message: one copy shared by every queue it is in. */
+struct msg {
+	unsigned int	 refs;
+	size_t		 len;
+	unsigned char	 data[];
+};
+
+struct qnode {
+	struct qnode	*next;
+	struct msg	*m;
+	size_t		 off;
+};
+
+struct conn;
+
+struct conn_cb {
+	/* Bytes arrived; len 0 means the peer's EOF. */
+	void	(*data)(struct conn *, const unsigned char *, size_t);
+	/* The out-queue has just become empty. */
+	void	(*drained)(struct conn *);
+	/* The connection is closing; why is NULL for an orderly end. */
+	void	(*closed)(struct conn *, const char *);
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;	/* for the owner's list */
+	struct loop	*loop;
+	int		 fd;
+	char		 name[ADDR_STRLEN];
+	struct sockaddr_storage ss;
+	struct qnode	*head, *tail;
+	size_t		 queued, maxq;
+	int		 paused;	/* not reading */
+	int		 eof;		/* the peer sent EOF */
+	int		 wr_shut;	/* shut down after the queue drains */
+	int		 close_drained;	/* close once the queue drains */
+	int		 dead;
+	int		 blocking;	/* a blocking fd such as stdin */
+	int64_t		 last;		/* last traffic, loop clock */
+	const struct conn_cb *cb;
+	void		*arg;		/* the owner's */
+};
+
+TAILQ_HEAD(connlist, conn);
+
+struct msg	*msg_new(const void *, size_t);
+void		 msg_unref(struct msg *);
+struct conn	*conn_new(struct loop *, int, const struct sockaddr *,
+		    socklen_t, size_t, const struct conn_cb *, void *);
+int		 conn_send(struct conn *, struct msg *);
+int		 conn_write(struct conn *, const void *, size_t);
+void		 conn_pause(struct conn *, int);
+void		 conn_shutdown(struct conn *);
+void		 conn_close(struct conn *, const char *);
+void		 conn_finish(struct conn *);
+void		 conn_flush_sync(struct conn *);
+
+#endif

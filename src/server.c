@@ -1,0 +1,531 @@
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "frame.h"
+#include "loop.h"
+#include "server.h"
+#include "util.h"
+
+#define OUT_HIGH	(1024 * 1024)	/* stdout queue: pause the clients */
+#define AUTH_TIMEOUT_MS	10000
+#define SWEEP_MS	250
+
+/*
+ * The multi-client engine of tcp-serve: every client's data to stdout
+ * (whole messages with --frame), stdin to every client, or an echo, or a
+ * program per client.  Slow clients are dropped, slow stdout pauses the
+ * clients, and nothing read is ever thrown away.
+ */
+struct server {
+	struct loop		*loop;
+	const struct serve_opts	*so;
+	int			*lfds, nlfd;
+	struct connlist		 clients;
+	long			 nconns;	/* clients or children */
+	struct conn		*in, *out;
+	struct frame_dec	 indec;		/* stdin, split for framing */
+	int			 stalled;	/* stdout is full */
+	int			 status;
+};
+
+struct client {
+	struct server		*srv;
+	struct frame_dec	 dec;
+	struct auth		*auth;		/* during the handshake */
+	int			 live;		/* past the handshake */
+};
+
+static void	client_data(struct conn *, const unsigned char *, size_t);
+static void	client_drained(struct conn *);
+static void	client_closed(struct conn *, const char *);
+
+static const struct conn_cb client_cb = {
+	client_data, client_drained, client_closed
+};
+
+static void
+say(const struct server *s, const char *fmt, const char *name)
+{
+	if (s->so->verbose > 0)
+		warnx(fmt, name);
+}
+
+static void
+stop_listening(struct server *s)
+{
+	int i;
+
+	for (i = 0; i < s->nlfd; i++) {
+		loop_del(s->loop, s->lfds[i]);
+		close(s->lfds[i]);
+	}
+	s->nlfd = 0;
+}
+
+/* Queue one message for stdout: [tag] payload [newline]. */
+static void
+to_stdout(struct server *s, struct conn *c, const unsigned char *p,
+    size_t len)
+{
+	struct msg *m;
+	size_t tl = 0, nl;
+
+	if (s->so->frame == FRAME_RAW) {
+		conn_write(s->out, p, len);
+	} else {
+		if (s->so->tag)
+			tl = strlen(c->name) + 1;
+		nl = s->so->frame == FRAME_LEN32 || len == 0 ||
+		    p[len - 1] != '\n';
+		m = msg_new(NULL, tl + len + nl);
+		if (tl > 0) {
+			memcpy(m->data, c->name, tl - 1);
+			m->data[tl - 1] = ' ';
+		}
+		memcpy(m->data + tl, p, len);
+		if (nl)
+			m->data[tl + len] = '\n';
+		conn_send(s->out, m);
+		msg_unref(m);
+	}
+	if (s->out->queued > OUT_HIGH && !s->stalled) {
+		/* Back-pressure: stop reading clients until stdout drains. */
+		s->stalled = 1;
+		TAILQ_FOREACH(c, &s->clients, entry)
+			conn_pause(c, 1);
+	}
+}
+
+static void
+out_drained(struct conn *out)
+{
+	struct server *s = out->arg;
+	struct conn *c;
+
+	if (!s->stalled)
+		return;
+	s->stalled = 0;
+	TAILQ_FOREACH(c, &s->clients, entry)
+		conn_pause(c, 0);
+}
+
+static void
+out_closed(struct conn *out, const char *why)
+{
+	struct server *s = out->arg;
+
+	/* A reader that went away ends the server quietly, as SIGPIPE would. */
+	if (why != NULL && strcmp(why, strerror(EPIPE)) != 0) {
+		warnx("write stdout: %s", why);
+		s->status = 1;
+	}
+	s->out = NULL;
+	loop_stop(s->loop);
+}
+
+/* Deliver a client's stream: frames to stdout, or back to it (--echo). */
+static void
+client_stream(struct conn *c, const unsigned char *p, size_t len)
+{
+	struct client *cl = c->arg;
+	struct server *s = cl->srv;
+	const unsigned char *msg;
+	const char *errstr;
+	size_t mlen;
+	int r;
+
+	if (s->so->echo) {
+		if (len > 0 && conn_write(c, p, len) == -1 && !c->dead)
+			conn_pause(c, 1);
+		if (len == 0)
+			conn_finish(c);
+		return;
+	}
+	if (len > 0)
+		frame_dec_feed(&cl->dec, p, len);
+	else
+		frame_dec_eof(&cl->dec);
+	while ((r = frame_next(&cl->dec, &msg, &mlen, &errstr)) == 1 &&
+	    s->out != NULL)
+		to_stdout(s, c, msg, mlen);
+	if (r == -1) {
+		warnx("%s: %s", c->name, errstr);
+		if (!s->so->keep)
+			s->status = 1;
+		conn_close(c, "protocol error");
+	} else if (len == 0)
+		conn_finish(c);
+}
+
+static void
+client_live(struct conn *c)
+{
+	struct client *cl = c->arg;
+	struct server *s = cl->srv;
+
+	cl->live = 1;
+	if (s->stalled)
+		conn_pause(c, 1);
+}
+
+/* Run the handshake on what arrived; return bytes of stream data left. */
+static size_t
+client_auth(struct conn *c, const unsigned char **p, size_t len)
+{
+	struct client *cl = c->arg;
+	const unsigned char *out;
+	enum auth_status st;
+	size_t used, n;
+
+	st = auth_feed(cl->auth, *p, len, &used);
+	if (st == AUTH_FAIL) {
+		say(cl->srv, "%s: authentication failed", c->name);
+		conn_close(c, "authentication failed");
+		return 0;
+	}
+	if ((n = auth_output(cl->auth, &out)) > 0) {
+		conn_write(c, out, n);
+		auth_sent(cl->auth, n);
+	}
+	if (st == AUTH_OK) {
+		free(cl->auth);
+		cl->auth = NULL;
+		say(cl->srv, "%s: authenticated", c->name);
+		client_live(c);
+	} else if (len == 0) {
+		conn_close(c, "closed during authentication");
+		return 0;
+	}
+	*p += used;
+	return len - used;
+}
+
+static void
+client_data(struct conn *c, const unsigned char *p, size_t len)
+{
+	struct client *cl = c->arg;
+	size_t left;
+
+	if (cl->auth != NULL) {
+		left = client_auth(c, &p, len);
+		if (c->dead || cl->auth != NULL || (left == 0 && len > 0))
+			return;
+		len = left;
+	}
+	client_stream(c, p, len);
+}
+
+static void
+client_drained(struct conn *c)
+{
+	struct client *cl = c->arg;
+
+	if (cl->srv->so->echo && !c->eof)
+		conn_pause(c, 0);
+}
+
+static void
+client_closed(struct conn *c, const char *why)
+{
+	struct client *cl = c->arg;
+	struct server *s = cl->srv;
+
+	TAILQ_REMOVE(&s->clients, c, entry);
+	if (s->so->verbose > 0)
+		warnx("%s: %s", c->name, why != NULL ? why : "closed");
+	frame_dec_free(&cl->dec);
+	free(cl->auth);
+	free(cl);
+	s->nconns--;
+	if (!s->so->keep) {
+		if (why != NULL && s->status == 0)
+			s->status = 1;
+		loop_stop(s->loop);
+	}
+}
+
+/* Send one message of stdin to every client; drop the ones too slow. */
+static void
+broadcast(struct server *s, const unsigned char *p, size_t len)
+{
+	struct conn *c, *tmp;
+	struct msg *m;
+
+	m = msg_new(p, len);
+	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
+		if (!((struct client *)c->arg)->live)
+			continue;
+		if (conn_send(c, m) == -1 && !c->dead)
+			conn_close(c, "too slow: out-queue full");
+	}
+	msg_unref(m);
+}
+
+/* Frame stdin for the wire: lines, or len32 frames of lines. */
+static void
+in_data(struct conn *in, const unsigned char *p, size_t len)
+{
+	struct server *s = in->arg;
+	const unsigned char *msg;
+	unsigned char *buf;
+	const char *errstr;
+	size_t mlen;
+	int r;
+
+	if (len > 0)
+		frame_dec_feed(&s->indec, p, len);
+	else
+		frame_dec_eof(&s->indec);
+	while ((r = frame_next(&s->indec, &msg, &mlen, &errstr)) == 1) {
+		if (s->so->frame != FRAME_LEN32) {
+			broadcast(s, msg, mlen);
+			continue;
+		}
+		if (mlen > 0 && msg[mlen - 1] == '\n')
+			mlen--;
+		buf = xmalloc(mlen + FRAME_HDRLEN);
+		frame_len32_hdr(buf, mlen);
+		memcpy(buf + FRAME_HDRLEN, msg, mlen);
+		broadcast(s, buf, mlen + FRAME_HDRLEN);
+		free(buf);
+	}
+	if (r == -1) {
+		warnx("stdin: %s", errstr);
+		conn_close(in, NULL);
+	}
+}
+
+static void
+in_closed(struct conn *in, const char *why)
+{
+	struct server *s = in->arg;
+
+	if (why != NULL)
+		warnx("read stdin: %s", why);
+	s->in = NULL;
+}
+
+static const struct conn_cb in_cb = { in_data, NULL, in_closed };
+static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
+
+static void
+child_run(struct server *s, int fd)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+		_exit(127);
+	fcntl(STDIN_FILENO, F_SETFL, 0);
+	if (s->so->sh_cmd != NULL)
+		execl("/bin/sh", "sh", "-c", s->so->sh_cmd, (char *)NULL);
+	else
+		execvp(s->so->exec_argv[0], s->so->exec_argv);
+	warn("exec %s", s->so->sh_cmd ? "/bin/sh" : s->so->exec_argv[0]);
+	_exit(127);
+}
+
+static void
+spawn(struct server *s, int fd, const char *name)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		warn("fork for %s", name);
+		close(fd);
+		return;
+	}
+	if (pid == 0)
+		child_run(s, fd);
+	close(fd);
+	s->nconns++;
+	if (s->so->verbose > 0)
+		warnx("%s: started process %ld", name, (long)pid);
+}
+
+static void
+reap(struct loop *l, int fd, int ready, void *arg)
+{
+	struct server *s = arg;
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	(void)l;
+	(void)ready;
+	while (read(fd, &si, sizeof(si)) > 0)
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		s->nconns--;
+		if (s->so->verbose > 0 && WIFEXITED(status))
+			warnx("process %ld exited %d", (long)pid,
+			    WEXITSTATUS(status));
+		else if (s->so->verbose > 0 && WIFSIGNALED(status))
+			warnx("process %ld killed by signal %d", (long)pid,
+			    WTERMSIG(status));
+		if (!s->so->keep) {
+			s->status = !(WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0);
+			loop_stop(s->loop);
+		}
+	}
+}
+
+static void
+client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
+{
+	const unsigned char *out;
+	struct client *cl;
+	struct conn *c;
+	size_t n;
+
+	cl = xcalloc(1, sizeof(*cl));
+	cl->srv = s;
+	frame_dec_init(&cl->dec, s->so->frame, s->so->max_frame);
+	if ((c = conn_new(s->loop, fd, sa, len, s->so->maxq, &client_cb,
+	    cl)) == NULL) {
+		frame_dec_free(&cl->dec);
+		free(cl);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&s->clients, c, entry);
+	s->nconns++;
+	if (s->so->key == NULL) {
+		client_live(c);
+		return;
+	}
+	cl->auth = xmalloc(sizeof(*cl->auth));
+	auth_init(cl->auth, AUTH_SERVER, s->so->key, s->so->keylen);
+	n = auth_output(cl->auth, &out);
+	conn_write(c, out, n);
+	auth_sent(cl->auth, n);
+}
+
+static void
+accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
+    void *arg)
+{
+	struct server *s = arg;
+	char name[ADDR_STRLEN];
+
+	(void)l;
+	addr_fmt(sa, len, name, sizeof(name));
+	if (!acl_permits(&s->so->acl, sa)) {
+		say(s, "%s: refused by --allow/--deny", name);
+		close(fd);
+		return;
+	}
+	if (s->nconns >= s->so->max_conns) {
+		say(s, "%s: refused: too many connections", name);
+		close(fd);
+		return;
+	}
+	say(s, "connection from %s", name);
+	if (!s->so->keep)
+		stop_listening(s);
+	if (s->so->exec_argv != NULL || s->so->sh_cmd != NULL)
+		spawn(s, fd, name);
+	else
+		client_new(s, fd, sa, len);
+}
+
+/* Close clients idle for -w, or still in the handshake after it. */
+static void
+sweep(struct loop *l, void *arg)
+{
+	struct server *s = arg;
+	struct conn *c, *tmp;
+	struct client *cl;
+	long idle;
+
+	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
+		cl = c->arg;
+		idle = cl->auth != NULL && s->so->idle_ms < 0 ?
+		    AUTH_TIMEOUT_MS : s->so->idle_ms;
+		if (idle >= 0 && loop_now(l) - c->last >= idle)
+			conn_close(c, cl->auth != NULL ?
+			    "authentication timed out" : "idle timeout");
+	}
+	loop_timer(l, SWEEP_MS, sweep, s);
+}
+
+static int
+setup_children(struct server *s)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		return -1;
+	return loop_add(s->loop, fd, LOOP_READ, reap, s);
+}
+
+static void
+setup_stdio(struct server *s)
+{
+	int fl;
+
+	/* A pipe or socket on stdout may block: write it non-blocking. */
+	if ((fl = fcntl(STDOUT_FILENO, F_GETFL)) != -1 && !isatty(1))
+		fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
+	s->out = conn_new(s->loop, STDOUT_FILENO, NULL, 0, SIZE_MAX,
+	    &out_cb, s);
+	if (s->out != NULL)
+		conn_pause(s->out, 1);
+	if (s->so->echo)
+		return;
+	frame_dec_init(&s->indec, s->so->frame == FRAME_RAW ? FRAME_RAW :
+	    FRAME_LINE, s->so->max_frame);
+	s->in = conn_new(s->loop, STDIN_FILENO, NULL, 0, 0, &in_cb, s);
+}
+
+/*
+ * Serve clients on the n listening sockets fds until killed (-k) or
+ * until the one client is done; return the exit status.
+ */
+int
+server_run(int *fds, int n, const struct serve_opts *so)
+{
+	struct server s;
+	int i;
+
+	memset(&s, 0, sizeof(s));
+	TAILQ_INIT(&s.clients);
+	s.so = so;
+	s.lfds = fds;
+	s.nlfd = n;
+	if ((s.loop = loop_new()) == NULL)
+		err(1, "epoll");
+	for (i = 0; i < n; i++)
+		if (loop_listen(s.loop, fds[i], accept_one, &s) == -1)
+			err(1, "epoll");
+	if (so->exec_argv != NULL || so->sh_cmd != NULL) {
+		if (setup_children(&s) == -1)
+			err(1, "signalfd");
+	} else
+		setup_stdio(&s);
+	loop_timer(s.loop, SWEEP_MS, sweep, &s);
+	if (loop_run(s.loop) == -1)
+		err(1, "epoll_wait");
+	if (s.out != NULL)
+		conn_flush_sync(s.out);
+	frame_dec_free(&s.indec);
+	return s.status;
+}

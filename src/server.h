@@ -1,0 +1,28 @@
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "frame.h"
+
+struct serve_opts {
+	int		 keep;		/* -k: serve until killed */
+	int		 echo;
+	int		 tag;
+	int		 verbose;
+	enum frame_mode	 frame;
+	size_t		 max_frame;
+	char		**exec_argv;	/* -e, split on spaces */
+	const char	*sh_cmd;	/* -c */
+	long		 max_conns;
+	struct acl	 acl;
+	long		 idle_ms;	/* -1: none */
+	size_t		 maxq;		/* per-client out-queue bound */
+	const unsigned char *key;	/* --auth-key, or NULL */
+	size_t		 keylen;
+};
+
+int	server_run(int *, int, const struct serve_opts *);
+
+#endif
