@@ -8,13 +8,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cmd.h"
+#include "frame.h"
 #include "opts.h"
 #include "pump.h"
 #include "scan.h"
+#include "server.h"
 #include "sock.h"
 
 #define SYNOPSIS "sockkit tcp-connect [OPTIONS] HOST PORT"
+#define AUTH_TIMEOUT_MS	10000
+#define SESSION_MAXQ	(1024 * 1024)
 
 enum {
 	OPT_RETRY = OPT_CMD,
@@ -27,6 +32,7 @@ enum {
 static const char help[] =
 "Connect to HOST PORT and pump: stdin to the peer, the peer to stdout.\n\n"
 OPTS_HELP
+OPTS_HELP_STREAM
 "  -s, --source ADDR    connect from this local address\n"
 "  -p, --source-port P  connect from this local port\n"
 "      --retry DUR      retry a refused or unreachable connect for DUR\n"
@@ -38,6 +44,7 @@ OPTS_HELP
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_STREAM,
 	{ "source",		required_argument,	NULL,	's' },
 	{ "source-port",	required_argument,	NULL,	'p' },
 	{ "scan",		no_argument,		NULL,	'z' },
@@ -97,6 +104,44 @@ parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
 	}
 }
 
+static int
+authenticate(int fd, const struct opts *o)
+{
+	struct auth a;
+	const char *errstr;
+
+	auth_init(&a, AUTH_CLIENT, o->key, o->keylen);
+	if (auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
+	    AUTH_TIMEOUT_MS, &errstr) == -1) {
+		warnx("%s", errstr);
+		return -1;
+	}
+	if (o->verbose > 0)
+		warnx("authenticated");
+	return 0;
+}
+
+/* With --frame, the connection runs through the framing engine. */
+static int
+session(int fd, const struct opts *o, const struct pump_opts *po)
+{
+	struct serve_opts so = { .max_conns = 1, .maxq = SESSION_MAXQ };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		err(1, "getpeername");
+	so.verbose = o->verbose;
+	so.idle_ms = o->timeout_ms;
+	so.frame = o->frame;
+	so.max_frame = o->max_frame;
+	so.no_shutdown = po->no_shutdown;
+	so.keep_sending = po->keep_sending;
+	so.send_only = po->send_only;
+	so.recv_only = po->recv_only;
+	return server_session(fd, (struct sockaddr *)&ss, len, &so);
+}
+
 int
 cmd_tcp_connect(int argc, char *argv[])
 {
@@ -135,6 +180,10 @@ cmd_tcp_connect(int argc, char *argv[])
 		snprintf(peer, sizeof(peer), "%s", host);
 	if (o.verbose > 0)
 		warnx("connected to %s", peer);
+	if (o.key != NULL && authenticate(fd, &o) == -1)
+		return 1;
+	if (o.frame != FRAME_RAW)
+		return session(fd, &o, &po);
 	po.peer = peer;
 	po.idle_ms = o.timeout_ms;
 	po.progress = o.progress && isatty(STDERR_FILENO);

@@ -10,23 +10,42 @@
 
 #include "addr.h"
 #include "cmd.h"
+#include "frame.h"
 #include "opts.h"
 #include "pump.h"
+#include "server.h"
 #include "sock.h"
+#include "util.h"
 
 #define SYNOPSIS "sockkit tcp-serve [OPTIONS] [ADDRESS] PORT"
+#define MAXQ_DEFAULT	(1024 * 1024)
 
 enum {
 	OPT_NO_SHUTDOWN = OPT_CMD,
 	OPT_KEEP_SENDING,
 	OPT_SEND_ONLY,
-	OPT_RECV_ONLY
+	OPT_RECV_ONLY,
+	OPT_ECHO,
+	OPT_ALLOW,
+	OPT_DENY,
+	OPT_TAG,
+	OPT_MAX_QUEUE
 };
 
 static const char help[] =
-"Listen on PORT (all addresses, or ADDRESS), accept one connection and\n"
+"Listen on PORT (all addresses, or ADDRESS), accept a connection and\n"
 "pump: stdin to the peer, the peer to stdout.\n\n"
 OPTS_HELP
+OPTS_HELP_STREAM
+"  -k, --keep-open      keep accepting; serve clients concurrently\n"
+"  -e, --exec PROG      run PROG (split on spaces) for each connection\n"
+"  -c, --sh-exec CMD    run /bin/sh -c CMD for each connection\n"
+"      --echo           send everything received back to its sender\n"
+"  -m, --max-conns N    at most N connections at once (default 10000)\n"
+"      --allow CIDR     accept only clients in CIDR (repeatable)\n"
+"      --deny CIDR      refuse clients in CIDR (repeatable)\n"
+"      --tag            prefix each message on stdout with HOST:PORT\n"
+"      --max-queue SIZE bound of each client's out-queue (default 1M)\n"
 "      --send-only      only send stdin; ignore the peer's data\n"
 "      --recv-only      only receive; do not read stdin\n"
 "      --no-shutdown    at stdin EOF keep the write side open\n"
@@ -34,6 +53,16 @@ OPTS_HELP
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_STREAM,
+	{ "keep-open",		no_argument,		NULL,	'k' },
+	{ "exec",		required_argument,	NULL,	'e' },
+	{ "sh-exec",		required_argument,	NULL,	'c' },
+	{ "max-conns",		required_argument,	NULL,	'm' },
+	{ "echo",		no_argument,		NULL,	OPT_ECHO },
+	{ "allow",		required_argument,	NULL,	OPT_ALLOW },
+	{ "deny",		required_argument,	NULL,	OPT_DENY },
+	{ "tag",		no_argument,		NULL,	OPT_TAG },
+	{ "max-queue",		required_argument,	NULL,	OPT_MAX_QUEUE },
 	{ "send-only",		no_argument,		NULL,	OPT_SEND_ONLY },
 	{ "recv-only",		no_argument,		NULL,	OPT_RECV_ONLY },
 	{ "no-shutdown",	no_argument,		NULL,	OPT_NO_SHUTDOWN },
@@ -41,29 +70,80 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL,	0 }
 };
 
-static void
-parse(int argc, char *argv[], struct opts *o, struct pump_opts *po)
+/* Split PROG on spaces into an argv. */
+static char **
+split_argv(const char *prog)
 {
+	char **av = NULL, *s, *p, *tok;
+	size_t n = 0;
+
+	p = s = xstrdup(prog);
+	while ((tok = strsep(&p, " ")) != NULL) {
+		if (*tok == '\0')
+			continue;
+		av = xreallocarray(av, n + 2, sizeof(*av));
+		av[n++] = tok;
+	}
+	if (n == 0)
+		errx(2, "exec: empty command");
+	av[n] = NULL;
+	return av;
+}
+
+static void
+parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
+{
+	const char *errstr;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT, longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "c:e:km:", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
 			continue;
 		switch (ch) {
+		case 'c':
+			so->sh_cmd = optarg;
+			break;
+		case 'e':
+			so->exec_argv = split_argv(optarg);
+			break;
 		case 'h':
 			cmd_help(SYNOPSIS, help);
+		case 'k':
+			so->keep = 1;
+			break;
+		case 'm':
+			so->max_conns = opts_number(optarg, 1, 1000000,
+			    "max-conns");
+			break;
+		case OPT_ALLOW:
+		case OPT_DENY:
+			if (acl_add(&so->acl, ch == OPT_ALLOW, optarg,
+			    &errstr) == -1)
+				errx(2, "%s %s: %s", ch == OPT_ALLOW ?
+				    "allow" : "deny", optarg, errstr);
+			break;
+		case OPT_ECHO:
+			so->echo = 1;
+			break;
+		case OPT_TAG:
+			so->tag = 1;
+			break;
+		case OPT_MAX_QUEUE:
+			if ((so->maxq = frame_size_parse(optarg, &errstr)) == 0)
+				errx(2, "max-queue %s: %s", optarg, errstr);
+			break;
 		case OPT_SEND_ONLY:
-			po->send_only = 1;
+			so->send_only = 1;
 			break;
 		case OPT_RECV_ONLY:
-			po->recv_only = 1;
+			so->recv_only = 1;
 			break;
 		case OPT_NO_SHUTDOWN:
-			po->no_shutdown = 1;
+			so->no_shutdown = 1;
 			break;
 		case OPT_KEEP_SENDING:
-			po->keep_sending = 1;
+			so->keep_sending = 1;
 			break;
 		default:
 			cmd_usage_error(SYNOPSIS);
@@ -71,43 +151,36 @@ parse(int argc, char *argv[], struct opts *o, struct pump_opts *po)
 	}
 }
 
-int
-cmd_tcp_serve(int argc, char *argv[])
+static void
+check(const struct opts *o, const struct serve_opts *so)
 {
-	struct opts o;
-	struct sockopts so = { .socktype = SOCK_STREAM };
+	if (so->send_only && so->recv_only)
+		errx(2, "cannot use --send-only with --recv-only");
+	if (so->exec_argv != NULL && so->sh_cmd != NULL)
+		errx(2, "cannot use --exec with --sh-exec");
+	if ((so->exec_argv != NULL || so->sh_cmd != NULL) && so->echo)
+		errx(2, "cannot use --echo with --exec or --sh-exec");
+	if ((so->exec_argv != NULL || so->sh_cmd != NULL) &&
+	    (o->frame_set || o->key != NULL))
+		errx(2, "cannot use --frame or --auth-key with --exec");
+	if (so->tag && o->frame == FRAME_RAW)
+		errx(2, "cannot use --tag without --frame line or len32");
+}
+
+/* One plain connection goes through the pump and its splice fast path. */
+static int
+serve_one(int *fds, int nfd, const struct opts *o,
+    const struct serve_opts *so)
+{
 	struct pump_opts po = { 0 };
 	struct sockaddr_storage ss;
-	socklen_t sslen;
-	const char *errstr, *host = NULL, *port;
+	socklen_t sslen = sizeof(ss);
+	const char *errstr;
 	char peer[ADDR_STRLEN];
-	int fds[SOCK_MAXLISTEN], nfd, fd, i;
+	int fd, i;
 
-	opts_init(&o);
-	parse(argc, argv, &o, &po);
-	argc -= optind;
-	argv += optind;
-	if (argc < 1 || argc > (o.family == AF_UNIX ? 1 : 2))
-		cmd_usage_error(SYNOPSIS);
-	if (po.send_only && po.recv_only)
-		errx(2, "cannot use --send-only with --recv-only");
-	if (argc == 2)
-		host = *argv++;
-	port = argv[0];
-	if (o.family != AF_UNIX && opts_port(port, o.numeric, &errstr) == -1)
-		errx(2, "port %s: %s", port, errstr);
-	so.family = o.family;
-	so.numeric = o.numeric;
-	if ((nfd = sock_listen(host, port, &so, fds, &errstr)) == -1)
-		errx(1, "%s", errstr);
-	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
-		err(1, "port file %s", o.port_file);
-	if (o.verbose > 0)
-		for (i = 0; i < nfd; i++)
-			warnx("listening on %s", sock_name(fds[i], 1, peer,
-			    sizeof(peer)));
-	sslen = sizeof(ss);
-	fd = sock_accept(fds, nfd, o.timeout_ms, &ss, &sslen, &errstr);
+	fd = sock_accept(fds, nfd, o->timeout_ms, &ss, &sslen, &so->acl,
+	    o->verbose, &errstr);
 	if (fd == -1 && errno == ETIMEDOUT)
 		errx(1, "%s", errstr);
 	if (fd == -1)
@@ -115,13 +188,67 @@ cmd_tcp_serve(int argc, char *argv[])
 	/* Exactly one connection: stop listening once it is accepted. */
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
-	if (o.family == AF_UNIX)
-		unlink(port);
 	addr_fmt((struct sockaddr *)&ss, sslen, peer, sizeof(peer));
-	if (o.verbose > 0)
+	if (o->verbose > 0)
 		warnx("connection from %s", peer);
 	po.peer = peer;
-	po.idle_ms = o.timeout_ms;
-	po.progress = o.progress && isatty(STDERR_FILENO);
-	return pump_session(fd, &po, o.verbose);
+	po.idle_ms = o->timeout_ms;
+	po.progress = o->progress && isatty(STDERR_FILENO);
+	po.send_only = so->send_only;
+	po.recv_only = so->recv_only;
+	po.no_shutdown = so->no_shutdown;
+	po.keep_sending = so->keep_sending;
+	return pump_session(fd, &po, o->verbose);
+}
+
+int
+cmd_tcp_serve(int argc, char *argv[])
+{
+	struct opts o;
+	struct sockopts sko = { .socktype = SOCK_STREAM };
+	struct serve_opts so = { .max_conns = 10000, .maxq = MAXQ_DEFAULT };
+	const char *errstr, *host = NULL, *port;
+	char name[ADDR_STRLEN];
+	int fds[SOCK_MAXLISTEN], nfd, i, rv;
+	long lim;
+
+	opts_init(&o);
+	parse(argc, argv, &o, &so);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > (o.family == AF_UNIX ? 1 : 2))
+		cmd_usage_error(SYNOPSIS);
+	check(&o, &so);
+	if (argc == 2)
+		host = *argv++;
+	port = argv[0];
+	if (o.family != AF_UNIX && opts_port(port, o.numeric, &errstr) == -1)
+		errx(2, "port %s: %s", port, errstr);
+	sko.family = o.family;
+	sko.numeric = o.numeric;
+	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
+		errx(1, "%s", errstr);
+	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
+		err(1, "port file %s", o.port_file);
+	for (i = 0; i < nfd && o.verbose > 0; i++)
+		warnx("listening on %s", sock_name(fds[i], 1, name,
+		    sizeof(name)));
+	so.verbose = o.verbose;
+	so.idle_ms = o.timeout_ms;
+	so.frame = o.frame;
+	so.max_frame = o.max_frame;
+	so.key = o.key;
+	so.keylen = o.keylen;
+	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL &&
+	    o.frame == FRAME_RAW && o.key == NULL)
+		rv = serve_one(fds, nfd, &o, &so);
+	else {
+		lim = fd_limit_raise();
+		if (o.verbose > 0)
+			warnx("descriptor limit %ld", lim);
+		rv = server_run(fds, nfd, &so);
+	}
+	if (o.family == AF_UNIX)
+		unlink(port);
+	return rv;
 }

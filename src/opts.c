@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "frame.h"
 #include "opts.h"
 
 /* Fill in the defaults of the shared options. */
@@ -16,6 +18,8 @@ opts_init(struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->family = AF_UNSPEC;
 	o->timeout_ms = -1;
+	o->frame = FRAME_RAW;
+	o->max_frame = FRAME_MAX_DEFAULT;
 }
 
 /*
@@ -56,6 +60,21 @@ opts_common(struct opts *o, int ch, const char *arg)
 		break;
 	case OPT_PORT_FILE:
 		o->port_file = arg;
+		break;
+	case OPT_FRAME:
+		if (frame_mode_parse(arg, (enum frame_mode *)&o->frame) == -1)
+			errx(2, "frame %s: unknown mode (raw, line, len32)",
+			    arg);
+		o->frame_set = 1;
+		break;
+	case OPT_MAX_FRAME:
+		if ((o->max_frame = frame_size_parse(arg, &errstr)) == 0)
+			errx(2, "max-frame %s: %s", arg, errstr);
+		break;
+	case OPT_AUTH_KEY:
+		auth_key_free(o->key, o->keylen);
+		if (auth_key_load(arg, &o->key, &o->keylen, &errstr) == -1)
+			errx(2, "auth-key %s: %s", arg, errstr);
 		break;
 	default:
 		return 0;

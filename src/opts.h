@@ -28,6 +28,17 @@ enum {
 	{ "help",	no_argument,		NULL,	'h' }, \
 	{ "port-file",	required_argument,	NULL,	OPT_PORT_FILE }
 
+/* Framing and authentication, for the stream commands. */
+#define OPTS_LONG_STREAM \
+	{ "frame",	required_argument,	NULL,	OPT_FRAME }, \
+	{ "max-frame",	required_argument,	NULL,	OPT_MAX_FRAME }, \
+	{ "auth-key",	required_argument,	NULL,	OPT_AUTH_KEY }
+
+#define OPTS_HELP_STREAM \
+"      --frame MODE     raw (default), line or len32 messages on the wire\n" \
+"      --max-frame SIZE longest message (default 16M)\n" \
+"      --auth-key FILE  mutual HMAC-SHA256 authentication with FILE's key\n"
+
 /* Usage lines for the shared options, for each command's --help. */
 #define OPTS_HELP \
 "  -4, -6               IPv4 only / IPv6 only\n" \
@@ -47,6 +58,11 @@ struct opts {
 	long		 timeout_ms;	/* -1: none given */
 	int		 progress;
 	const char	*port_file;
+	int		 frame;		/* enum frame_mode */
+	int		 frame_set;
+	size_t		 max_frame;
+	unsigned char	*key;		/* --auth-key contents */
+	size_t		 keylen;
 };
 
 void	 opts_init(struct opts *);

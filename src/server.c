@@ -153,6 +153,11 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 			conn_finish(c);
 		return;
 	}
+	if (s->so->send_only) {
+		if (len == 0 && s->in == NULL)
+			conn_finish(c);
+		return;
+	}
 	if (len > 0)
 		frame_dec_feed(&cl->dec, p, len);
 	else
@@ -165,7 +170,7 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 		if (!s->so->keep)
 			s->status = 1;
 		conn_close(c, "protocol error");
-	} else if (len == 0)
+	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL))
 		conn_finish(c);
 }
 
@@ -234,6 +239,8 @@ client_drained(struct conn *c)
 
 	if (cl->srv->so->echo && !c->eof)
 		conn_pause(c, 0);
+	if (!cl->srv->so->keep && cl->srv->in != NULL)
+		conn_pause(cl->srv->in, 0);
 }
 
 static void
@@ -243,7 +250,7 @@ client_closed(struct conn *c, const char *why)
 	struct server *s = cl->srv;
 
 	TAILQ_REMOVE(&s->clients, c, entry);
-	if (s->so->verbose > 0)
+	if ((why != NULL && !s->so->keep) || s->so->verbose > 0)
 		warnx("%s: %s", c->name, why != NULL ? why : "closed");
 	frame_dec_free(&cl->dec);
 	free(cl->auth);
@@ -267,10 +274,34 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
 		if (!((struct client *)c->arg)->live)
 			continue;
-		if (conn_send(c, m) == -1 && !c->dead)
-			conn_close(c, "too slow: out-queue full");
+		if (conn_send(c, m) == -1 && !c->dead) {
+			/* One peer waits for; many drop the one too slow. */
+			if (!s->so->keep && s->in != NULL)
+				conn_pause(s->in, 1);
+			else
+				conn_close(c, "too slow: out-queue full");
+		}
 	}
 	msg_unref(m);
+}
+
+/*
+ * stdin has ended.  With -k the clients stay open; one connection is
+ * half-closed (unless --no-shutdown), and closed if its peer is done.
+ */
+static void
+in_done(struct server *s)
+{
+	struct conn *c, *tmp;
+
+	if (s->so->keep)
+		return;
+	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
+		if (!s->so->no_shutdown)
+			conn_shutdown(c);
+		if (c->eof || s->so->send_only)
+			conn_finish(c);
+	}
 }
 
 /* Frame stdin for the wire: lines, or len32 frames of lines. */
@@ -304,7 +335,8 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 	if (r == -1) {
 		warnx("stdin: %s", errstr);
 		conn_close(in, NULL);
-	}
+	} else if (len == 0)
+		in_done(s);
 }
 
 static void
@@ -315,6 +347,7 @@ in_closed(struct conn *in, const char *why)
 	if (why != NULL)
 		warnx("read stdin: %s", why);
 	s->in = NULL;
+	in_done(s);
 }
 
 static const struct conn_cb in_cb = { in_data, NULL, in_closed };
@@ -480,20 +513,41 @@ setup_children(struct server *s)
 static void
 setup_stdio(struct server *s)
 {
-	int fl;
-
 	/* A pipe or socket on stdout may block: write it non-blocking. */
-	if ((fl = fcntl(STDOUT_FILENO, F_GETFL)) != -1 && !isatty(1))
-		fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
+	if (!isatty(STDOUT_FILENO))
+		fd_nonblock(STDOUT_FILENO);
 	s->out = conn_new(s->loop, STDOUT_FILENO, NULL, 0, SIZE_MAX,
 	    &out_cb, s);
 	if (s->out != NULL)
 		conn_pause(s->out, 1);
-	if (s->so->echo)
+	if (s->so->echo || s->so->recv_only)
 		return;
 	frame_dec_init(&s->indec, s->so->frame == FRAME_RAW ? FRAME_RAW :
 	    FRAME_LINE, s->so->max_frame);
 	s->in = conn_new(s->loop, STDIN_FILENO, NULL, 0, 0, &in_cb, s);
+}
+
+static void
+server_init(struct server *s, const struct serve_opts *so)
+{
+	memset(s, 0, sizeof(*s));
+	TAILQ_INIT(&s->clients);
+	s->so = so;
+	if ((s->loop = loop_new()) == NULL)
+		err(1, "epoll");
+	loop_timer(s->loop, SWEEP_MS, sweep, s);
+}
+
+static int
+server_loop(struct server *s)
+{
+	if (loop_run(s->loop) == -1)
+		err(1, "epoll_wait");
+	if (s->out != NULL)
+		conn_flush_sync(s->out);
+	frame_dec_free(&s->indec);
+	loop_free(s->loop);
+	return s->status;
 }
 
 /*
@@ -506,13 +560,9 @@ server_run(int *fds, int n, const struct serve_opts *so)
 	struct server s;
 	int i;
 
-	memset(&s, 0, sizeof(s));
-	TAILQ_INIT(&s.clients);
-	s.so = so;
+	server_init(&s, so);
 	s.lfds = fds;
 	s.nlfd = n;
-	if ((s.loop = loop_new()) == NULL)
-		err(1, "epoll");
 	for (i = 0; i < n; i++)
 		if (loop_listen(s.loop, fds[i], accept_one, &s) == -1)
 			err(1, "epoll");
@@ -521,11 +571,31 @@ server_run(int *fds, int n, const struct serve_opts *so)
 			err(1, "signalfd");
 	} else
 		setup_stdio(&s);
-	loop_timer(s.loop, SWEEP_MS, sweep, &s);
-	if (loop_run(s.loop) == -1)
-		err(1, "epoll_wait");
-	if (s.out != NULL)
-		conn_flush_sync(s.out);
-	frame_dec_free(&s.indec);
-	return s.status;
+	return server_loop(&s);
+}
+
+/*
+ * Run one connected (and authenticated) socket with framing through the
+ * same engine: the framed form of the pump.  Return the exit status.
+ */
+int
+server_session(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct serve_opts *so)
+{
+	struct server s;
+	struct client *cl;
+	struct conn *c;
+
+	server_init(&s, so);
+	setup_stdio(&s);
+	cl = xcalloc(1, sizeof(*cl));
+	cl->srv = &s;
+	frame_dec_init(&cl->dec, so->frame, so->max_frame);
+	if ((c = conn_new(s.loop, fd, sa, len, so->maxq, &client_cb,
+	    cl)) == NULL)
+		err(1, "epoll");
+	TAILQ_INSERT_TAIL(&s.clients, c, entry);
+	s.nconns++;
+	client_live(c);
+	return server_loop(&s);
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -315,12 +316,14 @@ sock_listen(const char *host, const char *port, const struct sockopts *so,
 
 /*
  * Wait up to ms (-1: forever) for a connection on any of the n listening
- * sockets and accept it; return the non-blocking socket or -1.
+ * sockets that acl lets in, and accept it; return the non-blocking
+ * socket or -1.  Refused clients are closed (and logged with -v).
  */
 int
 sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
-    socklen_t *len, const char **errstr)
+    socklen_t *len, const struct acl *acl, int verbose, const char **errstr)
 {
+	char name[ADDR_STRLEN];
 	struct pollfd pfd[SOCK_MAXLISTEN];
 	int i, fd, r;
 
@@ -346,8 +349,17 @@ sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
 			*len = sizeof(*ss);
 			fd = accept4(fds[i], (struct sockaddr *)ss, len,
 			    SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd != -1)
+			if (fd != -1 && acl_permits(acl,
+			    (struct sockaddr *)ss))
 				return fd;
+			if (fd != -1) {
+				if (verbose > 0)
+					warnx("%s: refused by --allow/--deny",
+					    addr_fmt((struct sockaddr *)ss,
+					    *len, name, sizeof(name)));
+				close(fd);
+				continue;
+			}
 			if (errno != EAGAIN && errno != ECONNABORTED &&
 			    errno != EINTR) {
 				*errstr = "accept";

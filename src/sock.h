@@ -22,8 +22,9 @@ int	sock_connect_addr(const struct sockaddr *, socklen_t,
 	    const struct sockopts *);
 int	sock_listen(const char *, const char *, const struct sockopts *,
 	    int *, const char **);
+struct acl;
 int	sock_accept(int *, int, long, struct sockaddr_storage *, socklen_t *,
-	    const char **);
+	    const struct acl *, int, const char **);
 int	sock_port_file(const char *, int);
 const char *sock_name(int, int, char *, size_t);
 

@@ -2,6 +2,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "util.h"
 
 static char unlink_path[108];
+static int restore_fd = -1, restore_fl;
 
 /* Allocate n bytes or exit. */
 void *
@@ -75,6 +77,8 @@ sig_exit(int sig)
 {
 	if (unlink_path[0] != '\0')
 		unlink(unlink_path);
+	if (restore_fd != -1)
+		fcntl(restore_fd, F_SETFL, restore_fl);
 	_exit(128 + sig);
 }
 
@@ -99,6 +103,31 @@ void
 sig_unlink_on_exit(const char *path)
 {
 	strlcpy(unlink_path, path, sizeof(unlink_path));
+}
+
+static void
+restore_flags(void)
+{
+	if (restore_fd != -1)
+		fcntl(restore_fd, F_SETFL, restore_fl);
+}
+
+/*
+ * Make fd (stdout) non-blocking, and put its flags back at exit: the
+ * open file may be shared with the shell that started us.
+ */
+void
+fd_nonblock(int fd)
+{
+	int fl;
+
+	if (restore_fd != -1 || (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    (fl & O_NONBLOCK))
+		return;
+	restore_fd = fd;
+	restore_fl = fl;
+	atexit(restore_flags);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 /* Raise the soft descriptor limit to the hard one; return the new limit. */

@@ -20,6 +20,8 @@ int64_t		 now_ms(void);
 void		 sig_setup(void);
 /* Remove path (a Unix socket) when a signal ends the process. */
 void		 sig_unlink_on_exit(const char *);
+/* Make fd non-blocking until exit. */
+void		 fd_nonblock(int);
 /* Raise the soft descriptor limit to the hard one; return the new limit. */
 long		 fd_limit_raise(void);
 
