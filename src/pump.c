@@ -1,6 +1,9 @@
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <linux/sockios.h>
 
 #include <err.h>
 #include <errno.h>
@@ -20,6 +23,7 @@
 #define PIPESZ		(1024 * 1024)	/* asked-for pipe capacity */
 #define STEPS		64		/* transfers per wakeup, for fairness */
 #define PROGRESS_MS	500
+#define ACK_POLL_MS	10
 
 /*
  * How a direction moves bytes: splice(2) when one end is a pipe,
@@ -239,11 +243,11 @@ step_viapipe(struct dir *d, int *err, int *rd)
 	ssize_t n;
 
 	if (d->pending > 0) {
+		*rd = 0;
 		n = splice(d->p[0], NULL, d->to, NULL, d->pending,
 		    SPLICE_F_MOVE);
 		if (n == -1 && errno == EINVAL)
 			return dir_fallback(d) == 0 ? 1 : (*err = 1, 0);
-		*rd = 0;
 		if (!put(d, n, err))
 			return 0;
 		d->pending -= n;
@@ -348,6 +352,15 @@ progress(const struct pump_stats *st, int final)
 	    getprogname(), s, r, rate, final ? "\n" : "");
 }
 
+/* True once the peer has acknowledged every byte sent. */
+static int
+acked(int sock)
+{
+	int n;
+
+	return ioctl(sock, SIOCOUTQ, &n) == -1 || n == 0;
+}
+
 /*
  * The end-of-stream rules, after nc's readwrite(): stdin EOF with its
  * buffer drained -> shutdown(SHUT_WR) unless --no-shutdown; peer EOF ->
@@ -372,7 +385,7 @@ update_ends(struct dir *up, struct dir *down, int sock,
 		if (down->eof) {
 			close(down->to);
 			/* Peer EOF ends the session unless --keep-sending. */
-			if (!po->keep_sending && !up->eof) {
+			if (!po->keep_sending && !po->send_only && !up->eof) {
 				up->eof = 1;
 				up->done = up->pending == 0;
 			}
@@ -402,6 +415,9 @@ pump_wait(struct dir *up, struct dir *down, const struct pump_opts *po,
 	}
 	if (po->progress && (left < 0 || left > PROGRESS_MS))
 		left = PROGRESS_MS;
+	/* --send-only at its end polls for the peer's last ack. */
+	if (up->done && po->send_only && (left < 0 || left > ACK_POLL_MS))
+		left = ACK_POLL_MS;
 	if ((r = poll(pfd, n, left > INT32_MAX ? INT32_MAX : (int)left)) == -1
 	    && errno != EINTR) {
 		snprintf(pump_err, sizeof(pump_err), "poll");
@@ -428,22 +444,28 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 	struct dir up, down;
 	char sendop[160], recvop[160];
 	int64_t last, n1, n2;
-	int rv = 0;
+	int rv = 0, null = -1;
 
 	snprintf(sendop, sizeof(sendop), "send to %s", po->peer);
 	snprintf(recvop, sizeof(recvop), "receive from %s", po->peer);
+	/*
+	 * --send-only reads what the peer sends into /dev/null: unread data
+	 * at close would reset the connection and lose what is still queued.
+	 */
+	if (po->send_only && (null = open("/dev/null", O_WRONLY |
+	    O_CLOEXEC)) == -1)
+		return -1;
 	dir_init(&up, in, sock, 0);
-	dir_init(&down, sock, out, 1);
+	if (!po->send_only)
+		dir_init(&down, sock, out, 1);
 	up.rdop = "read stdin";
 	up.wrop = sendop;
 	down.rdop = recvop;
 	down.wrop = "write stdout";
 	if (po->recv_only)
 		up.eof = up.done = up.closed = 1;
-	if (po->send_only) {
-		down.done = down.closed = 1;
-		shutdown(sock, SHUT_RD);
-	}
+	if (po->send_only)
+		dir_init(&down, sock, null, 1);
 	memset(st, 0, sizeof(*st));
 	st->start_ms = last = now_ms();
 	for (;;) {
@@ -456,7 +478,7 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 		if (n1 + n2 > 0)
 			last = now_ms();
 		update_ends(&up, &down, sock, po);
-		if (up.done && down.done)
+		if (up.done && (down.done || (po->send_only && acked(sock))))
 			break;
 		if (n1 + n2 == 0 && pump_wait(&up, &down, po, last, st) == -1) {
 			rv = -1;
@@ -470,6 +492,8 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 		progress(st, 1);
 	dir_free(&up);
 	dir_free(&down);
+	if (null != -1 && !down.closed)
+		close(null);
 	*errstr = pump_err;
 	return rv;
 }

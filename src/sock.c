@@ -183,24 +183,40 @@ sock_connect(const char *host, const char *port, const struct sockopts *so,
 	}
 }
 
-/* Remove a stale Unix socket at path: one nobody is listening on. */
+/*
+ * Remove a stale Unix socket at path: one no socket is bound to any more.
+ * Probing it with connect(2) would hand a live one-shot server its
+ * connection, so look in /proc/net/unix instead.  It shows each path as
+ * given to bind(2), perhaps relative to another directory, so any bound
+ * socket with the same last component counts as live.
+ */
 static void
-unix_unlink_stale(const char *path, const struct sockopts *so)
+unix_unlink_stale(const char *path)
 {
-	struct sockaddr_un sun;
 	struct stat st;
-	socklen_t len;
-	int fd;
+	const char *base, *p;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *fp;
+	int live = 0;
 
 	if (stat(path, &st) == -1 || !S_ISSOCK(st.st_mode) ||
-	    unix_addr(path, &sun, &len) == -1)
+	    (fp = fopen("/proc/net/unix", "re")) == NULL)
 		return;
-	if ((fd = socket(AF_UNIX, so->socktype | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, len) == -1 &&
-	    errno == ECONNREFUSED)
+	base = (base = strrchr(path, '/')) != NULL ? base + 1 : path;
+	while (!live && (n = getline(&line, &cap, fp)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if ((p = strrchr(line, ' ')) == NULL)
+			continue;
+		p = strrchr(p, '/') != NULL ? strrchr(p, '/') + 1 : p + 1;
+		live = strcmp(p, base) == 0;
+	}
+	free(line);
+	fclose(fp);
+	if (!live)
 		unlink(path);
-	close(fd);
 }
 
 static int
@@ -215,7 +231,7 @@ listen_unix(const char *path, const struct sockopts *so, int *fds,
 		*errstr = fail("bind", path, NULL, errno);
 		return -1;
 	}
-	unix_unlink_stale(path, so);
+	unix_unlink_stale(path);
 	if ((fd = socket(AF_UNIX, so->socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sun, len) == -1 ||
