@@ -7,10 +7,16 @@
 
 : "${SK:?set SK to the sockkit binary under test}"
 PEERS=$BATS_TEST_DIRNAME/peers
+# The system python starts faster than a pyenv shim; PYTHON overrides.
+if [[ -z ${PYTHON:-} ]]; then
+	PYTHON=python3
+	[[ -x /usr/bin/python3 ]] && PYTHON=/usr/bin/python3
+fi
 WAIT_SECS=10
 _PIDS=()
 
-# bg_run IN OUT ERR CMD...: run CMD in the background with stdin from IN
+# bg_run IN OUT ERR CMD...: run CMD in the background (fds 3-9 closed,
+# so bats and FIFOs the test holds are not inherited) with stdin from IN
 # ("rw:PATH" opens PATH read-write, so a FIFO never reaches EOF), stdout
 # to OUT and stderr to ERR.  The PID is CMD's own (bash execs a simple
 # command in the forked child); it is left in $BG_PID.
@@ -18,8 +24,8 @@ bg_run() {
 	local in=$1 out=$2 err=$3
 	shift 3
 	case $in in
-	rw:*)	"$@" <>"${in#rw:}" >"$out" 2>"$err" 3>&- & ;;
-	*)	"$@" <"$in" >"$out" 2>"$err" 3>&- & ;;
+	rw:*)	"$@" <>"${in#rw:}" >"$out" 2>"$err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & ;;
+	*)	"$@" <"$in" >"$out" 2>"$err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & ;;
 	esac
 	BG_PID=$!
 	_PIDS+=("$BG_PID")
@@ -132,7 +138,7 @@ start_peer() {
 	local out=$1 script=$2 pf
 	shift 2
 	pf=$(mktemp -u "$BATS_TEST_TMPDIR/port.XXXXXX")
-	bg_run /dev/null "$out" "$out.err" python3 "$PEERS/$script" \
+	bg_run /dev/null "$out" "$out.err" "$PYTHON" "$PEERS/$script" \
 	    ${PEER_HOST:+--host "$PEER_HOST"} "$pf" "$@"
 	PEER_PID=$BG_PID
 	if ! wait_file "$pf" "$PEER_PID"; then
@@ -144,12 +150,12 @@ start_peer() {
 
 # free_port: print a port the kernel just handed out and released.
 free_port() {
-	python3 "$PEERS/ports.py" free
+	"$PYTHON" "$PEERS/ports.py" free
 }
 
 # have_ipv6: true if ::1 can be bound.
 have_ipv6() {
-	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+	"$PYTHON" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
 	    2>/dev/null
 }
 
@@ -183,4 +189,11 @@ expect_exit() {
 		[[ -n ${3:-} ]] && sed 's/^/# stderr: /' "$3" >&2
 		return 1
 	fi
+}
+
+# same ACTUAL EXPECTED: fail, showing both, unless they are equal.
+same() {
+	[[ $1 == "$2" ]] && return 0
+	printf '# expected: %q\n# actual:   %q\n' "$2" "$1" >&2
+	return 1
 }

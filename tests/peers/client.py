@@ -8,6 +8,8 @@ usage: client.py HOST PORT MODE [ARG...]
   sendclose TEXT       send TEXT, shut down writing, read to EOF
   sendwait TEXT SECS   send TEXT, shut down writing, then print
                        "N eof|no-eof" for what came within SECS
+  sendpeek TEXT SECS   send TEXT, keep writing open, then print
+                       "N eof|no-eof" for what came within SECS
   hold                 send nothing; read to EOF (at most 10 s)
   reset                close at once with a reset (SO_LINGER 0)
 """
@@ -30,6 +32,8 @@ def read_until(c, secs):
             b = c.recv(65536)
         except socket.timeout:
             return bytes(buf), False
+        except ConnectionResetError:
+            return bytes(buf) + b"[reset]", True
         if not b:
             return bytes(buf), True
         buf += b
@@ -49,11 +53,18 @@ def main():
         out.write(data + (b"eof\n" if eof else b"no-eof\n"))
     elif mode == "sendclose":
         c.sendall(rest[0].encode())
-        c.shutdown(socket.SHUT_WR)
+        try:
+            c.shutdown(socket.SHUT_WR)
+        except OSError:
+            out.write(b"[shutdown failed]")
         out.write(read_until(c, 10)[0])
     elif mode == "sendwait":
         c.sendall(rest[0].encode())
         c.shutdown(socket.SHUT_WR)
+        data, eof = read_until(c, float(rest[1]))
+        out.write(b"%d %s\n" % (len(data), b"eof" if eof else b"no-eof"))
+    elif mode == "sendpeek":
+        c.sendall(rest[0].encode())
         data, eof = read_until(c, float(rest[1]))
         out.write(b"%d %s\n" % (len(data), b"eof" if eof else b"no-eof"))
     elif mode == "hold":

@@ -16,6 +16,8 @@ PORTFILE atomically, accepts one connection and serves it as MODE says:
   sendwait TEXT SECS FILE
                        send TEXT, then record "N eof|no-eof" of what comes
                        in the next SECS, then close
+  slowrecord SECS FILE send "x", read nothing for SECS, then record
+                       "N eof" or "N reset" for what comes
   peer FILE            record the client's "HOST PORT", then read to EOF
   echo                 send back everything until EOF
 """
@@ -95,6 +97,23 @@ def main():
         data, eof = read_until(c, float(rest[1]))
         write_atomic(rest[2], b"%d %s\n" % (len(data),
                                             b"eof" if eof else b"no-eof"))
+    elif mode == "slowrecord":
+        c.sendall(b"x")
+        time.sleep(float(rest[0]))
+        n, how = 0, b"timeout"
+        c.settimeout(10)
+        try:
+            while True:
+                b = c.recv(1 << 20)
+                if not b:
+                    how = b"eof"
+                    break
+                n += len(b)
+        except ConnectionResetError:
+            how = b"reset"
+        except socket.timeout:
+            pass
+        write_atomic(rest[1], b"%d %s\n" % (n, how))
     elif mode == "peer":
         write_atomic(rest[0], ("%s %d\n" % (addr[0], addr[1])).encode())
         read_until(c, 10)
