@@ -179,11 +179,11 @@ teardown() {
 	return 0
 }
 
-# expect_exit STATUS PID [ERRFILE]: wait for PID (bounded) and fail,
-# showing ERRFILE, unless it exits with STATUS.
+# expect_exit STATUS PID [ERRFILE [SECS]]: wait for PID (at most SECS,
+# default 10) and fail, showing ERRFILE, unless it exits with STATUS.
 expect_exit() {
 	local rc=0
-	wait_exit "$2" || rc=$?
+	wait_exit "$2" "${4:-$WAIT_SECS}" || rc=$?
 	if [[ $rc != "$1" ]]; then
 		echo "# pid $2 exited $rc, expected $1" >&2
 		[[ -n ${3:-} ]] && sed 's/^/# stderr: /' "$3" >&2
