@@ -2,7 +2,7 @@
 """Ports for the sockkit tests.
 
 usage: ports.py free           print a port that was free a moment ago
-       ports.py range PORTFILE hold P and P+2 listening and P+1 bound but
+       ports.py PORTFILE range hold P and P+2 listening and P+1 bound but
                                not listening (so closed) on 127.0.0.1;
                                write P to PORTFILE; wait to be killed
 """
@@ -34,10 +34,10 @@ def main():
             continue
         a.listen(8)
         c.listen(8)
-        tmp = "%s.%d.tmp" % (sys.argv[2], os.getpid())
+        tmp = "%s.%d.tmp" % (sys.argv[1], os.getpid())
         with open(tmp, "w") as f:
             f.write("%d\n" % p)
-        os.rename(tmp, sys.argv[2])
+        os.rename(tmp, sys.argv[1])
         signal.pause()
     sys.exit("ports.py: no three free ports in a row")
 
