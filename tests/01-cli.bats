@@ -53,6 +53,7 @@ commands() {
 @test "tcp-connect: help tcp-connect is tcp-connect --help" {
 	run -0 --separate-stderr "$SK" tcp-connect --help
 	local want=$output
+	[[ $want == "usage: sockkit tcp-connect "* ]]
 	run -0 --separate-stderr "$SK" help tcp-connect
 	[ "$output" = "$want" ]
 	[ -z "$stderr" ]
