@@ -100,11 +100,11 @@ client() {
 
 @test "tcp-connect: -w is an idle timeout, not a session limit" {
 	start_peer "$T/peer" server.py echo
-	# Six lines 0.2 s apart: 1.2 s in all, never 0.5 s idle.
+	# Seven lines 0.2 s apart: 1.4 s in all, never 1 s idle.
 	run -0 --separate-stderr timeout 10 bash -c \
-	    'for i in 1 2 3 4 5 6; do echo $i; sleep 0.2; done |
-	    "$SK" tcp-connect -w 500ms 127.0.0.1 "$1"' _ "$PORT"
-	[ "$output" = "$(seq 1 6)" ]
+	    'for i in 1 2 3 4 5 6 7; do echo $i; sleep 0.2; done |
+	    "$SK" tcp-connect -w 1s 127.0.0.1 "$1"' _ "$PORT"
+	[ "$output" = "$(seq 1 7)" ]
 	[ -z "$stderr" ]
 }
 
@@ -147,6 +147,19 @@ client() {
 	[ -z "$output" ]
 	wait_file "$T/got" "$PEER_PID"
 	same "$(cat "$T/got")" "16777216 eof"
+}
+
+@test "tcp-connect: writes data to stdout as it arrives" {
+	# The server sends a line and waits for our EOF: the line must show
+	# while the session is still open, not when it ends.
+	start_peer "$T/peer" server.py record "$T/got" "first line"$'\n'
+	exec 5<>"$T/fifo"
+	bg_run "$T/fifo" "$T/out" "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
+	local pid=$BG_PID
+	wait_grep '^first line$' "$T/out"
+	running "$pid"
+	exec 5>&-
+	expect_exit 0 "$pid" "$T/err"
 }
 
 # --- tcp-serve ----------------------------------------------------------
@@ -204,6 +217,31 @@ client() {
 	# The client saw the connection closed.
 	expect_exit 0 "$cpid" "$T/client.err"
 	[ ! -s "$T/out" ]
+}
+
+@test "tcp-serve: serves exactly one connection" {
+	IN=rw:$T/fifo start_server "$T/out" tcp-serve -v 127.0.0.1 0
+	bg_run /dev/null "$T/got" "$T/client.err" \
+	    "$PYTHON" "$PEERS/client.py" 127.0.0.1 "$PORT" hold
+	wait_grep "connection from" "$T/out.err"
+	# The listening socket was closed when the first one was accepted.
+	run -1 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 \
+	    "$PORT" </dev/null
+	[[ $stderr == *"Connection refused" ]]
+	running "$SERVER_PID"
+}
+
+@test "tcp-serve: --port-file holds the bound port and a newline" {
+	bg_run /dev/null "$T/out" "$T/err" \
+	    "$SK" tcp-serve --recv-only --port-file "$T/pf" 127.0.0.1 0
+	local spid=$BG_PID
+	wait_file "$T/pf" "$spid"
+	[ "$(wc -l <"$T/pf")" -eq 1 ]
+	grep -qxE '[1-9][0-9]*' "$T/pf"
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 \
+	    "$(cat "$T/pf")" <"$T/hello"
+	expect_exit 0 "$spid" "$T/err"
+	[ "$(cat "$T/out")" = "hello" ]
 }
 
 @test "tcp-serve: -w with no client exits 1 with a timeout message" {

@@ -63,6 +63,10 @@ usage_error() {
 	usage_error tcp-connect -z 127.0.0.1 30-20 "30-20"
 }
 
+@test "tcp-connect: -n makes a service name a usage error" {
+	usage_error tcp-connect -n 127.0.0.1 http "port http"
+}
+
 @test "tcp-serve: an unknown option is a usage error naming it" {
 	run -2 --separate-stderr "$SK" tcp-serve --frobnicate 0 </dev/null
 	[ -z "$output" ]
@@ -86,6 +90,13 @@ usage_error() {
 	[ -z "$output" ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ $stderr == "sockkit: tcp-connect: "*"no-such-host.invalid"* ]]
+}
+
+@test "tcp-connect: -n does not look up a host name" {
+	run -1 --separate-stderr timeout 10 "$SK" tcp-connect -n localhost 80 \
+	    </dev/null
+	[ -z "$output" ]
+	[[ $stderr == "sockkit: tcp-connect: localhost port 80: "* ]]
 }
 
 @test "tcp-connect: a source address that is not local exits 1" {
@@ -121,6 +132,15 @@ usage_error() {
 	[ "${lines[0]}" = 10 ]
 	# 141 would be death by SIGPIPE; a gone reader is an ordinary event.
 	[[ ${lines[1]} == [01] ]]
+}
+
+@test "tcp-connect: a write error on stdout exits 1 naming stdout" {
+	printf 'data\n' >"$T/data"
+	IN=$T/data start_server "$T/srv" tcp-serve 127.0.0.1 0
+	bg_run /dev/null /dev/full "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
+	expect_exit 1 "$BG_PID" "$T/err"
+	[[ $(cat "$T/err") == "sockkit: tcp-connect: "*"stdout"*"No space left on device" ]] ||
+	    { sed 's/^/# stderr: /' "$T/err" >&2; false; }
 }
 
 # --- signals ------------------------------------------------------------
