@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# The command line: help, version, usage errors, and the man page.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+MAN=$BATS_TEST_DIRNAME/../man/sockkit.1
+
+# The commands "sockkit --help" lists, one a line.
+commands() {
+	"$SK" --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z0-9-]*\) .*/\1/p'
+}
+
+@test "sockkit: --help lists the commands on stdout" {
+	run -0 --separate-stderr "$SK" --help
+	[[ $output == "usage: sockkit "* ]]
+	[[ $output == *$'\n  tcp-connect '* ]]
+	[[ $output == *$'\n  tcp-serve '* ]]
+	[ -z "$stderr" ]
+}
+
+@test "sockkit: -h and help print the same as --help" {
+	run -0 --separate-stderr "$SK" --help
+	local want=$output
+	run -0 --separate-stderr "$SK" -h
+	[ "$output" = "$want" ]
+	run -0 --separate-stderr "$SK" help
+	[ "$output" = "$want" ]
+}
+
+@test "sockkit: --version and -V print the version" {
+	run -0 --separate-stderr "$SK" --version
+	[[ $output =~ ^sockkit\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	[ -z "$stderr" ]
+	local want=$output
+	run -0 --separate-stderr "$SK" -V
+	[ "$output" = "$want" ]
+}
+
+@test "sockkit: no arguments is a usage error" {
+	run -2 --separate-stderr "$SK"
+	[ -z "$output" ]
+	[[ $stderr == "usage: sockkit "* ]]
+}
+
+@test "tcp-connect: --help prints its usage on stdout" {
+	run -0 --separate-stderr "$SK" tcp-connect --help
+	[ "${lines[0]}" = "usage: sockkit tcp-connect [OPTIONS] HOST PORT" ]
+	[[ $output == *--keep-sending* ]]
+	[ -z "$stderr" ]
+}
+
+@test "tcp-connect: help tcp-connect is tcp-connect --help" {
+	run -0 --separate-stderr "$SK" tcp-connect --help
+	local want=$output
+	[[ $want == "usage: sockkit tcp-connect "* ]]
+	run -0 --separate-stderr "$SK" help tcp-connect
+	[ "$output" = "$want" ]
+	[ -z "$stderr" ]
+}
+
+@test "tcp-serve: --help prints its usage on stdout" {
+	run -0 --separate-stderr "$SK" tcp-serve -h
+	[ "${lines[0]}" = "usage: sockkit tcp-serve [OPTIONS] [ADDRESS] PORT" ]
+	[ -z "$stderr" ]
+}
+
+@test "sockkit: an unknown command is a one-line error and a hint" {
+	run -2 --separate-stderr "$SK" frobnicate 127.0.0.1 1
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "sockkit: unknown command 'frobnicate'" ]
+	[[ ${stderr_lines[1]} == *"sockkit --help"* ]]
+}
+
+@test "sockkit: help for an unknown command is a usage error" {
+	run -2 --separate-stderr "$SK" help frobnicate
+	[ -z "$output" ]
+	[[ $stderr == "sockkit: help: unknown command 'frobnicate'"* ]]
+}
+
+@test "tcp-connect: an unknown option is an error naming it, and a hint" {
+	run -2 --separate-stderr "$SK" tcp-connect --frobnicate 127.0.0.1 1
+	[ -z "$output" ]
+	[[ ${stderr_lines[0]} == "sockkit: tcp-connect: "*"--frobnicate"* ]]
+	[[ $stderr == *"sockkit tcp-connect --help"* ]]
+}
+
+@test "tcp-serve: an unknown short option is an error naming it" {
+	run -2 --separate-stderr "$SK" tcp-serve -Y 0
+	[ -z "$output" ]
+	[[ ${stderr_lines[0]} == "sockkit: tcp-serve: "*"'Y'"* ]]
+	[[ $stderr == *"sockkit tcp-serve --help"* ]]
+}
+
+@test "tcp-connect: a missing PORT is a usage error" {
+	run -2 --separate-stderr "$SK" tcp-connect 127.0.0.1 </dev/null
+	[ -z "$output" ]
+	[[ ${stderr_lines[0]} == "usage: sockkit tcp-connect "* ]]
+}
+
+@test "tcp-connect: an extra argument is a usage error" {
+	run -2 --separate-stderr "$SK" tcp-connect 127.0.0.1 1 2 </dev/null
+	[ -z "$output" ]
+	[[ ${stderr_lines[0]} == "usage: sockkit tcp-connect "* ]]
+}
+
+@test "tcp-serve: a missing PORT is a usage error" {
+	run -2 --separate-stderr "$SK" tcp-serve </dev/null
+	[ -z "$output" ]
+	[[ ${stderr_lines[0]} == "usage: sockkit tcp-serve "* ]]
+}
+
+@test "tcp-connect: --send-only with --recv-only is a usage error" {
+	run -2 --separate-stderr "$SK" tcp-connect --send-only --recv-only \
+	    127.0.0.1 1 </dev/null
+	[ -z "$output" ]
+	[[ $stderr == "sockkit: tcp-connect: "*--send-only*--recv-only* ]]
+}
+
+@test "tcp-connect: options may follow the arguments, and -- ends them" {
+	# The usage error must come from the bad port after --, proving that
+	# -w after the arguments was taken as an option.
+	run -2 --separate-stderr "$SK" tcp-connect 127.0.0.1 -w 2x 80 </dev/null
+	[[ $stderr == *"timeout 2x"* ]]
+	run -2 --separate-stderr "$SK" tcp-connect -- 127.0.0.1 -w </dev/null
+	[[ $stderr == *"port -w"* ]]
+}
+
+@test "sockkit: every command and its long options are in man/sockkit.1" {
+	[ -f "$MAN" ] || { echo "# $MAN does not exist yet" >&2; return 1; }
+	local text cmd opt missing=
+	# Long options are written "Fl -name" or "Fl \-name" in mdoc, so
+	# search the rendered page as well as the source.
+	text=$(cat "$MAN"; mandoc -Tutf8 "$MAN" 2>/dev/null | col -b)
+	run -0 commands
+	[ "${#lines[@]}" -ge 2 ]
+	for cmd in "${lines[@]}"; do
+		grep -q -- "$cmd" <<<"$text" || missing+=" $cmd"
+		for opt in $("$SK" "$cmd" --help |
+		    grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+			grep -q -- "$opt" <<<"$text" || missing+=" $cmd:$opt"
+		done
+	done
+	[ -z "$missing" ] || { echo "# not in the man page:$missing" >&2; false; }
+}
