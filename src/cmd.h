@@ -1,8 +1,12 @@
 #ifndef CMD_H
 #define CMD_H
 
+/* @cmd-chat */
 int	cmd_tcp_connect(int, char *[]);
 int	cmd_tcp_serve(int, char *[]);
+/* @cmd-timeserver */
+/* -- */
+/* @cmd-udp */
 
 /* Print "usage: ..." and the hint to see --help; exit 2. */
 void	cmd_usage_error(const char *) __attribute__((noreturn));

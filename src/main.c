@@ -13,10 +13,13 @@ static const struct command {
 	int		(*fn)(int, char *[]);
 	const char	*summary;
 } commands[] = {
+	/* @cmd-chat */
 	{ "tcp-connect", cmd_tcp_connect, "connect to a TCP server and pump "
 	    "stdin/stdout" },
 	{ "tcp-serve",	cmd_tcp_serve,	"accept a TCP connection and pump "
 	    "stdin/stdout" },
+	/* @cmd-timeserver */
+	/* @cmd-udp */
 	{ NULL,		NULL,		NULL }
 };
 
