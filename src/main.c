@@ -19,6 +19,7 @@ static const struct command {
 	{ "tcp-serve",	cmd_tcp_serve,	"accept a TCP connection and pump "
 	    "stdin/stdout" },
 	/* @cmd-timeserver */
+	/* -- */
 	/* @cmd-udp */
 	{ NULL,		NULL,		NULL }
 };
