@@ -16,10 +16,13 @@ done 2>&1 | tee -a "$log"
 
 # A fuzz smoke run belongs to the suite when clang can build it.
 if [ -f "$top/tests/fuzz.sh" ]; then
-	sh "$top/tests/fuzz.sh" 2>&1 | tee -a "$log"
+	{ sh "$top/tests/fuzz.sh" 2>&1 || echo "not ok - fuzz.sh exited $?"; } |
+	    tee -a "$log"
 fi
 
-bats --tap "$top"/tests/*.bats 2>&1 | tee -a "$log"
+# A bats run that dies (a syntax error, a missing file) counts as a failure.
+{ bats --tap "$top"/tests/*.bats 2>&1 || echo "not ok - bats exited $?"; } |
+    tee -a "$log"
 
 skipped=$(grep -c '^ok .* # skip' "$log")
 passed=$(grep '^ok ' "$log" | grep -vc ' # skip')
@@ -33,4 +36,4 @@ if [ "$skipped" -gt 0 ]; then
 	fi
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
