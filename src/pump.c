@@ -339,9 +339,13 @@ dir_woken(struct dir *d, const struct pollfd *pfd, int n)
 static void
 progress(const struct pump_stats *st, int final)
 {
+	static int64_t shown;
 	char s[8], r[8], rate[8];
-	int64_t ms = MAXIMUM(now_ms() - st->start_ms, 1);
+	int64_t now = now_ms(), ms = MAXIMUM(now - st->start_ms, 1);
 
+	if (!final && now - shown < PROGRESS_MS)
+		return;
+	shown = now;
 	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
 	    HN_DECIMAL | HN_NOSPACE);
 	humanize_number(r, sizeof(r), st->rcvd, "B", HN_AUTOSCALE,
