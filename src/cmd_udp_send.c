@@ -16,6 +16,7 @@
 #include "util.h"
 
 #define SYNOPSIS "sockkit udp-send [OPTIONS] HOST PORT [MESSAGE...]"
+#define UNIX_DIRMAX	80
 
 enum {
 	OPT_COUNT = OPT_CMD,
@@ -52,6 +53,7 @@ struct send_opts {
 	int		 broadcast;
 	int		 ttl;		/* -1: the system's */
 	int		 count_set;
+	char		*path;		/* -U: our own socket, to remove */
 };
 
 static void
@@ -125,7 +127,9 @@ unix_client_path(void)
 	char *path;
 	int fd;
 
-	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0')
+	/* A socket path must fit in sun_path (108 bytes). */
+	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0' ||
+	    strlen(dir) > UNIX_DIRMAX)
 		dir = "/tmp";
 	if (asprintf(&path, "%s/sockkit.XXXXXXXXXX", dir) == -1)
 		err(1, "asprintf");
@@ -139,8 +143,7 @@ unix_client_path(void)
 
 static int
 open_peer(const char *host, const char *port, const struct opts *o,
-    const struct send_opts *so, struct sockaddr_storage *dst,
-    socklen_t *dstlen)
+    struct send_opts *so, struct sockaddr_storage *dst, socklen_t *dstlen)
 {
 	struct sockopts sko = { .socktype = SOCK_DGRAM, .timeout_ms = -1 };
 	const char *errstr;
@@ -149,7 +152,7 @@ open_peer(const char *host, const char *port, const struct opts *o,
 	sko.family = o->family;
 	sko.numeric = o->numeric;
 	if (o->family == AF_UNIX)
-		sko.src_host = unix_client_path();
+		sko.src_host = so->path = unix_client_path();
 	if ((fd = udp_client(host, port, &sko, so->broadcast, dst, dstlen,
 	    &errstr)) == -1)
 		errx(1, "%s", errstr);
@@ -208,5 +211,9 @@ cmd_udp_send(int argc, char *argv[])
 	uo.wait_ms = o.timeout_ms >= 0 ? o.timeout_ms : UDP_WAIT_MS;
 	rv = udp_run(&fd, 1, (struct sockaddr *)&dst, dstlen, &uo);
 	close(fd);
+	if (so.path != NULL)
+		unlink(so.path);
+	free(so.path);
+	free((char *)uo.message);
 	return rv;
 }

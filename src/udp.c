@@ -194,9 +194,11 @@ udp_ttl(int fd, int ttl)
 		return setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
 		    sizeof(ttl)) == -1 || setsockopt(fd, IPPROTO_IPV6,
 		    IPV6_MULTICAST_HOPS, &ttl, sizeof(ttl)) == -1 ? -1 : 0;
-	return setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) == -1 ||
-	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl,
-	    sizeof(ttl)) == -1 ? -1 : 0;
+	/* IPv4 unicast takes 1-255; 0 keeps multicast on this host. */
+	if (ttl > 0 && setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl,
+	    sizeof(ttl)) == -1)
+		return -1;
+	return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
 }
 
 /* Return the largest datagram socket fd can send. */
@@ -586,7 +588,7 @@ pull_stdin(struct udp *u, int max)
 	const unsigned char *m;
 	const char *errstr;
 	size_t len;
-	int r;
+	int r = 0;
 
 	while (u->sn < max &&
 	    (r = frame_next(&u->dec, &m, &len, &errstr)) == 1) {
@@ -842,8 +844,10 @@ udp_free(struct udp *u)
 	if (u->o->verbose > 0)
 		warnx("sent %llu datagrams, received %llu%s", u->nout, u->nin,
 		    u->nrefused > 0 ? ", some refused" : "");
-	if (u->out != NULL)
+	if (u->out != NULL) {
 		conn_flush_sync(u->out);
+		conn_close(u->out, NULL);
+	}
 	frame_dec_free(&u->dec);
 	loop_free(u->loop);
 	free(u->rbuf);
