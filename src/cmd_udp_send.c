@@ -163,6 +163,17 @@ open_peer(const char *host, const char *port, const struct opts *o,
 	return fd;
 }
 
+static void
+check(const struct opts *o, const struct send_opts *so, int message)
+{
+	if (o->frame == FRAME_LEN32)
+		errx(2, "frame len32: not for datagrams (line or raw)");
+	if (so->count_set && !message)
+		errx(2, "cannot use --count without MESSAGE");
+	if (o->family == AF_UNIX && (so->broadcast || so->ttl >= 0))
+		errx(2, "cannot use -b or --ttl with --unix");
+}
+
 int
 cmd_udp_send(int argc, char *argv[])
 {
@@ -182,13 +193,8 @@ cmd_udp_send(int argc, char *argv[])
 	nargs = o.family == AF_UNIX ? 1 : 2;
 	if (argc < nargs)
 		cmd_usage_error(SYNOPSIS);
-	if (o.frame == FRAME_LEN32)
-		errx(2, "frame len32: not for datagrams (line or raw)");
+	check(&o, &so, argc > nargs);
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
-	if (so.count_set && argc == nargs)
-		errx(2, "cannot use --count without MESSAGE");
-	if (o.family == AF_UNIX && (so.broadcast || so.ttl >= 0))
-		errx(2, "cannot use -b or --ttl with --unix");
 	host = argv[0];
 	if (o.family != AF_UNIX && opts_port((port = argv[1]), o.numeric,
 	    &errstr) == -1)
