@@ -6,7 +6,8 @@ int	cmd_tcp_connect(int, char *[]);
 int	cmd_tcp_serve(int, char *[]);
 /* @cmd-timeserver */
 /* -- */
-/* @cmd-udp */
+int	cmd_udp_listen(int, char *[]);
+int	cmd_udp_send(int, char *[]);
 
 /* Print "usage: ..." and the hint to see --help; exit 2. */
 void	cmd_usage_error(const char *) __attribute__((noreturn));

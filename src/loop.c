@@ -73,13 +73,17 @@ loop_new(void)
 	return l;
 }
 
-/* Free the loop and its pending timers; fds stay open. */
+static void	run_deferred(struct loop *);
+
+/* Run what is deferred, then free the loop and its timers; fds stay open. */
 void
 loop_free(struct loop *l)
 {
+	struct listener *ls;
 	size_t i;
 
-	struct listener *ls;
+	/* Deferred calls free closed connections: run them, not leak them. */
+	run_deferred(l);
 
 	while ((ls = l->listeners) != NULL) {
 		l->listeners = ls->next;

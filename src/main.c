@@ -20,7 +20,8 @@ static const struct command {
 	    "stdin/stdout" },
 	/* @cmd-timeserver */
 	/* -- */
-	/* @cmd-udp */
+	{ "udp-listen",	cmd_udp_listen,	"receive datagrams to stdout, answer the latest sender" },
+	{ "udp-send",	cmd_udp_send,	"send datagrams, print the replies" },
 	{ NULL,		NULL,		NULL }
 };
 

@@ -96,6 +96,20 @@ bind_source(int fd, const struct sockaddr *dst, const struct sockopts *so)
 	return ai == NULL ? -1 : 0;
 }
 
+/* A Unix datagram client binds so->src_host, so that replies can come. */
+static int
+bind_unix_source(int fd, const struct sockopts *so)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+
+	if (so->src_host == NULL)
+		return 0;
+	if (unix_addr(so->src_host, &sun, &len) == -1)
+		return -1;
+	return bind(fd, (struct sockaddr *)&sun, len);
+}
+
 /*
  * Open a non-blocking socket to one address and connect it within the
  * timeout; return the socket or -1 with errno set.
@@ -109,7 +123,8 @@ sock_connect_addr(const struct sockaddr *sa, socklen_t len,
 	if ((fd = socket(sa->sa_family, so->socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (sa->sa_family != AF_UNIX && bind_source(fd, sa, so) == -1)
+	if ((sa->sa_family == AF_UNIX ? bind_unix_source(fd, so) :
+	    bind_source(fd, sa, so)) == -1)
 		goto bad;
 	if (connect(fd, sa, len) == 0)
 		return fd;

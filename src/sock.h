@@ -12,7 +12,7 @@ struct sockopts {
 	int		 verbose;
 	long		 timeout_ms;	/* connect timeout, -1 for none */
 	long		 retry_ms;	/* keep retrying this long, 0 for once */
-	const char	*src_host;	/* -s */
+	const char	*src_host;	/* -s; with AF_UNIX, a path to bind */
 	const char	*src_port;	/* -p */
 };
 

@@ -12,6 +12,7 @@
 #include "util.h"
 
 static char unlink_path[108];
+static pid_t unlink_pid;
 static int restore_fd = -1, restore_fl;
 
 /* Allocate n bytes or exit. */
@@ -98,10 +99,21 @@ sig_setup(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* Remove path (a Unix socket) when a signal ends the process. */
+static void
+unlink_at_exit(void)
+{
+	/* Not in a forked child: the path is its parent's. */
+	if (unlink_path[0] != '\0' && getpid() == unlink_pid)
+		unlink(unlink_path);
+}
+
+/* Remove path (a Unix socket) when a signal or exit(3) ends the process. */
 void
 sig_unlink_on_exit(const char *path)
 {
+	if (unlink_pid == 0)
+		atexit(unlink_at_exit);
+	unlink_pid = getpid();
 	strlcpy(unlink_path, path, sizeof(unlink_path));
 }
 

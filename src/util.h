@@ -18,7 +18,7 @@ int64_t		 now_ms(void);
 
 /* Ignore SIGPIPE; make SIGINT and SIGTERM exit 128 + signal cleanly. */
 void		 sig_setup(void);
-/* Remove path (a Unix socket) when a signal ends the process. */
+/* Remove path (a Unix socket) when a signal or exit(3) ends the process. */
 void		 sig_unlink_on_exit(const char *);
 /* Make fd non-blocking until exit. */
 void		 fd_nonblock(int);
