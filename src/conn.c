@@ -97,6 +97,17 @@ conn_free(struct loop *l, void *arg)
 	free(c);
 }
 
+/* Free c at once without closing its fd (stdin, stdout at exit). */
+void
+conn_forget(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	loop_del(c->loop, c->fd);
+	conn_free(c->loop, c);
+}
+
 /* Close now, dropping what is queued; the memory goes after this turn. */
 void
 conn_close(struct conn *c, const char *why)

@@ -66,6 +66,7 @@ void		 conn_pause(struct conn *, int);
 void		 conn_shutdown(struct conn *);
 void		 conn_close(struct conn *, const char *);
 void		 conn_finish(struct conn *);
+void		 conn_forget(struct conn *);
 void		 conn_flush_sync(struct conn *);
 
 #endif

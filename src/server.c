@@ -543,8 +543,13 @@ server_loop(struct server *s)
 {
 	if (loop_run(s->loop) == -1)
 		err(1, "epoll_wait");
-	if (s->out != NULL)
+	if (s->out != NULL) {
 		conn_flush_sync(s->out);
+		conn_forget(s->out);
+	}
+	/* stdio stays open: the exit handlers restore its flags. */
+	if (s->in != NULL)
+		conn_forget(s->in);
 	frame_dec_free(&s->indec);
 	loop_free(s->loop);
 	return s->status;
