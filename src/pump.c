@@ -191,7 +191,7 @@ writable(int fd)
 }
 
 static int
-step_splice(struct dir *d, int *err, int *rd)
+step_splice(struct dir *d, int moved, int *err, int *rd)
 {
 	ssize_t n;
 
@@ -204,8 +204,12 @@ step_splice(struct dir *d, int *err, int *rd)
 		return 1;
 	}
 	if (n == -1 && errno == EAGAIN) {
-		/* Either end may be the one that is not ready. */
-		if (writable(d->to))
+		/*
+		 * Either end may be the one that is not ready.  Right after
+		 * a transfer it is almost always the source that ran dry; a
+		 * wrong guess costs one wakeup, after which the check runs.
+		 */
+		if (moved || writable(d->to))
 			d->from_ready = 0;
 		else
 			d->to_ready = 0;
@@ -278,7 +282,7 @@ dir_step(struct dir *d)
 	for (i = 0; i < STEPS && moved && !err && !d->done; i++) {
 		switch (d->mode) {
 		case M_SPLICE:
-			moved = step_splice(d, &err, &rd);
+			moved = step_splice(d, i > 0, &err, &rd);
 			break;
 		case M_SENDFILE:
 			moved = step_sendfile(d, &err, &rd);
