@@ -97,7 +97,10 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (strcmp(argv[1], "help") == 0) {
-		if (argc > 3 || (c = lookup(argv[2])) == NULL)
+		if (argc > 3)
+			errx(2, "help: too many arguments; usage: sockkit "
+			    "help [COMMAND]");
+		if ((c = lookup(argv[2])) == NULL)
 			errx(2, "help: unknown command '%s'; try 'sockkit "
 			    "--help'", argv[2]);
 		hargv[0] = argv[2];
