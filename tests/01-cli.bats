@@ -79,6 +79,12 @@ commands() {
 	[[ $stderr == "sockkit: help: unknown command 'frobnicate'"* ]]
 }
 
+@test "sockkit: help with two arguments says there are too many" {
+	run -2 --separate-stderr "$SK" help tcp-connect extra
+	[ -z "$output" ]
+	[ "$stderr" = "sockkit: help: too many arguments; usage: sockkit help [COMMAND]" ]
+}
+
 @test "tcp-connect: an unknown option is an error naming it, and a hint" {
 	run -2 --separate-stderr "$SK" tcp-connect --frobnicate 127.0.0.1 1
 	[ -z "$output" ]
