@@ -52,12 +52,17 @@ addr_resolve(const char *host, const char *port, int family, int socktype,
 	return res;
 }
 
-/* Format sa as "HOST:PORT", "[V6]:PORT" or a Unix path into buf. */
+/*
+ * Format sa as "HOST:PORT", "[V6]:PORT" or a Unix path into buf; an
+ * IPv4-mapped IPv6 address is shown as IPv4.
+ */
 const char *
 addr_fmt(const struct sockaddr *sa, socklen_t salen, char *buf, size_t size)
 {
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 	const struct sockaddr_un *sun;
+	struct sockaddr_in sin;
 
 	if (sa->sa_family == AF_UNIX) {
 		sun = (const struct sockaddr_un *)sa;
@@ -67,6 +72,16 @@ addr_fmt(const struct sockaddr *sa, socklen_t salen, char *buf, size_t size)
 		else
 			strlcpy(buf, sun->sun_path, size);
 		return buf;
+	}
+	/* An IPv4 client of a dual-stack socket is shown as IPv4. */
+	if (sa->sa_family == AF_INET6 && salen >= sizeof(*sin6) &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = sin6->sin6_port;
+		memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		sa = (const struct sockaddr *)&sin;
+		salen = sizeof(sin);
 	}
 	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {

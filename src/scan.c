@@ -30,11 +30,13 @@ parse_ports(const char *spec, unsigned char *want, int numeric)
 
 	p = s = xstrdup(spec);
 	while ((tok = strsep(&p, ",")) != NULL) {
-		if ((dash = strchr(tok, '-')) != NULL && dash != tok)
+		/* A service name may hold a '-' (http-alt): try it whole. */
+		dash = NULL;
+		if ((lo = opts_port(tok, numeric, &errstr)) == -1 &&
+		    (dash = strchr(tok, '-')) != NULL && dash != tok) {
 			*dash++ = '\0';
-		else
-			dash = NULL;
-		lo = opts_port(tok, numeric, &errstr);
+			lo = opts_port(tok, numeric, &errstr);
+		}
 		hi = dash ? opts_port(dash, numeric, &errstr) : lo;
 		if (lo <= 0 || hi <= 0 || hi < lo) {
 			warnx("port %s: %s", spec, lo == 0 || hi == 0 ?

@@ -409,28 +409,16 @@ out_write(struct udp *u, int n)
 
 /* --- receiving --------------------------------------------------------- */
 
-/* The sender's "HOST:PORT " (IPv4-mapped addresses as IPv4), cached. */
+/* The sender's "HOST:PORT ", cached. */
 static size_t
 sender_name(struct udp *u, const struct sockaddr_storage *ss,
     socklen_t len, char *buf)
 {
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-	struct sockaddr_in sin;
-
 	if (len != u->clen || memcmp(ss, &u->cname, len) != 0) {
 		memcpy(&u->cname, ss, len);
 		u->clen = len;
-		if (ss->ss_family == AF_INET6 &&
-		    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			memset(&sin, 0, sizeof(sin));
-			sin.sin_family = AF_INET;
-			sin.sin_port = s6->sin6_port;
-			memcpy(&sin.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
-			addr_fmt((struct sockaddr *)&sin, sizeof(sin),
-			    u->cstr, ADDR_STRLEN);
-		} else
-			addr_fmt((const struct sockaddr *)ss, len, u->cstr,
-			    ADDR_STRLEN);
+		addr_fmt((const struct sockaddr *)ss, len, u->cstr,
+		    ADDR_STRLEN);
 		u->cstrlen = strlen(u->cstr);
 		u->cstr[u->cstrlen++] = ' ';
 	}

@@ -310,6 +310,15 @@ need_ipv6() {
 	[ "$output" = "127.0.0.1 $p open"$'\n'"127.0.0.1 $((p + 2)) open" ]
 }
 
+@test "tcp-connect: -z reads a service name with a dash as a service" {
+	# http-alt is 8080/tcp in /etc/services; nothing need listen there,
+	# so the scan exits 0 or 1 but never calls the name a bad range (2).
+	run --separate-stderr timeout 10 "$SK" tcp-connect -w 200ms -z \
+	    127.0.0.1 http-alt </dev/null
+	[ "$status" -le 1 ]
+	[[ $stderr != *"invalid"* ]]
+}
+
 @test "tcp-connect: -z exits 1 when no port of the list is open" {
 	start_peer "$T/peer" ports.py range
 	run -1 --separate-stderr timeout 10 "$SK" tcp-connect -z 127.0.0.1 \
