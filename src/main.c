@@ -18,7 +18,8 @@ static const struct command {
 	    "stdin/stdout" },
 	{ "tcp-serve",	cmd_tcp_serve,	"accept a TCP connection and pump "
 	    "stdin/stdout" },
-	/* @cmd-timeserver */
+	{ "timeserver",	cmd_timeserver,	"serve the current time over "
+	    "UDP or TCP" },
 	/* -- */
 	/* @cmd-udp */
 	{ NULL,		NULL,		NULL }
