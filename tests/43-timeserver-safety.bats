@@ -142,8 +142,10 @@ ts_start() {
 	same "$output" ok
 	run grep -E '^(Uid|Gid):' "/proc/$SERVER_PID/status"
 	[[ ${lines[0]} =~ ^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$ ]]
-	[[ ${lines[1]} =~ ^Gid:[[:space:]]+([0-9]+)[[:space:]]+\1[[:space:]]+\1[[:space:]]+\1$ ]]
-	[[ ${BASH_REMATCH[1]} != 0 ]]
+	local gid
+	gid=$(id -g nobody)
+	[[ ${lines[1]} =~ ^Gid:[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid$ ]]
+	[[ $gid != 0 ]]
 	run grep '^Groups:' "/proc/$SERVER_PID/status"
 	[[ ! $output =~ [[:space:]]0([[:space:]]|$) ]]
 }
