@@ -353,7 +353,7 @@ tcp_data(struct conn *c, const unsigned char *p, size_t len)
 	const unsigned char *line;
 	const char *errstr;
 	size_t n;
-	int r;
+	int r = 0;
 
 	if (cl->srv->o->proto != TP_STRFTIME) {
 		if (len == 0)
