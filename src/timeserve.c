@@ -295,6 +295,21 @@ udp_io(struct loop *l, int fd, int ready, void *arg)
 }
 
 static int
+wildcard(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr);
+}
+
+static int
 udp_new(struct tserver *s, int fd)
 {
 	struct usock *u;
@@ -311,9 +326,15 @@ udp_new(struct tserver *s, int fd)
 		u->in[i].msg_hdr.msg_iovlen = 1;
 		u->in[i].msg_hdr.msg_control = &u->inctl[i];
 	}
-	/* Ask for each request's destination address, to answer from it. */
-	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	/*
+	 * On a wildcard socket, ask for each request's destination address
+	 * to answer from it; a socket bound to one address needs no help.
+	 */
+	if (wildcard(fd)) {
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		    sizeof(one));
+	}
 	return loop_add(s->loop, fd, LOOP_READ, udp_io, u);
 }
 
