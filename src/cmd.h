@@ -4,7 +4,7 @@
 /* @cmd-chat */
 int	cmd_tcp_connect(int, char *[]);
 int	cmd_tcp_serve(int, char *[]);
-/* @cmd-timeserver */
+int	cmd_timeserver(int, char *[]);
 /* -- */
 int	cmd_udp_listen(int, char *[]);
 int	cmd_udp_send(int, char *[]);

@@ -18,7 +18,8 @@ static const struct command {
 	    "stdin/stdout" },
 	{ "tcp-serve",	cmd_tcp_serve,	"accept a TCP connection and pump "
 	    "stdin/stdout" },
-	/* @cmd-timeserver */
+	{ "timeserver",	cmd_timeserver,	"serve the current time over "
+	    "UDP or TCP" },
 	/* -- */
 	{ "udp-listen",	cmd_udp_listen,	"receive datagrams to stdout, answer the latest sender" },
 	{ "udp-send",	cmd_udp_send,	"send datagrams, print the replies" },

@@ -269,7 +269,12 @@ listen_one(const struct sockaddr *sa, socklen_t len, const struct sockopts *so)
 	if ((fd = socket(sa->sa_family, so->socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * TIME_WAIT must not block a TCP restart; on UDP the option would
+	 * let two servers share one port, so a busy port is an error.
+	 */
+	if (so->socktype == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* Without -6, an IPv6 wildcard socket takes IPv4 clients too. */
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,

@@ -2,6 +2,7 @@
  * The time protocols of timeserver as pure functions: the caller passes
  * the request bytes and the current time, and sends what comes back.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,6 +28,8 @@
 #define FMT_FLAGS		"_-0^#"
 #define FMT_WIDTH_DIGITS	3
 #define FMT_CONVERSIONS		"aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYzZ%"
+
+#define FMT_EXPAND_MAX		(TP_FORMAT_MAX * 10 + 2)
 
 #define DAYTIME_LOCAL		"%A, %B %d, %Y %H:%M:%S-%Z\r\n"
 #define DAYTIME_UTC		"%A, %B %d, %Y %H:%M:%S-UTC\r\n"
@@ -99,6 +102,38 @@ fmt_check(const char *fmt, size_t len)
 	return NULL;
 }
 
+/*
+ * Copy the checked format fmt (len bytes) to out as a C string ending in
+ * a sentinel '.', with each %s conversion written out as the seconds
+ * since the epoch: glibc computes %s with mktime(3), which takes the tm
+ * for local time and so is hours off with --utc.  A "%s" of 2 bytes
+ * becomes at most 20, so out needs FMT_EXPAND_MAX bytes.
+ */
+static void
+fmt_expand(const char *fmt, size_t len, time_t t, char *out)
+{
+	size_t i, j, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (fmt[i] != '%') {
+			out[o++] = fmt[i];
+			continue;
+		}
+		/* Checked: flags, width and E/O end in a conversion. */
+		for (j = i + 1; !in_set(FMT_CONVERSIONS, fmt[j]); j++)
+			;
+		if (fmt[j] == 's')
+			o += snprintf(out + o, 21, "%lld", (long long)t);
+		else {
+			memcpy(out + o, fmt + i, j - i + 1);
+			o += j - i + 1;
+		}
+		i = j;
+	}
+	out[o++] = '.';
+	out[o] = '\0';
+}
+
 static size_t
 reply_str(char *out, const char *s)
 {
@@ -129,7 +164,7 @@ timeproto_strftime(const void *req, size_t len, const struct timespec *now,
     int utc, char *out)
 {
 	/* Room for the format or the reply, a sentinel and the NUL. */
-	char fmt[TP_FORMAT_MAX + 2], buf[TP_REPLY_MAX + 2];
+	char fmt[FMT_EXPAND_MAX], buf[TP_REPLY_MAX + 2];
 	const char *p = req, *why;
 	struct tm tm;
 	size_t n;
@@ -154,9 +189,7 @@ timeproto_strftime(const void *req, size_t len, const struct timespec *now,
 	 * does not fit; a sentinel character after the format makes every
 	 * result that fits at least one byte long.
 	 */
-	memcpy(fmt, p, len);
-	fmt[len] = '.';
-	fmt[len + 1] = '\0';
+	fmt_expand(p, len, now->tv_sec, fmt);
 	if ((n = strftime(buf, sizeof(buf), fmt, &tm)) == 0)
 		return reply_str(out, "error: output too long");
 	memcpy(out, buf, n - 1);

@@ -257,6 +257,20 @@ test_names(void)
 	    timeproto_parse("tim", &tp) == -1, "proto: exact names only");
 }
 
+/* %s is the epoch in UTC mode too, though glibc's %s reads a local tm. */
+static void
+test_strftime_epoch_zone(void)
+{
+	setenv("TZ", "XST-5:30", 1);
+	tzset();
+	ok(strcmp(fmt("%s", T_2026), "1795318879") == 0,
+	    "strftime: %%s with --utc in a zone east of UTC");
+	ok(strcmp(fmt("%H %s %%s %-s", T_2026), "03 1795318879 %s 1795318879")
+	    == 0, "strftime: every %%s conversion, not %%%%s");
+	setenv("TZ", "UTC0", 1);
+	tzset();
+}
+
 int
 main(void)
 {
@@ -270,5 +284,6 @@ main(void)
 	test_ntp_reply();
 	test_ntp_drop();
 	test_names();
+	test_strftime_epoch_zone();
 	return tap_done();
 }
