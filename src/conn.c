@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,27 @@ msg_new(const void *p, size_t len)
 	m->len = len;
 	if (p != NULL)
 		memcpy(m->data, p, len);
+	return m;
+}
+
+/* Make a message of printf(3)-formatted text. */
+struct msg *
+msg_fmt(const char *fmt, ...)
+{
+	struct msg *m;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	m = msg_new(NULL, n + 1);
+	va_start(ap, fmt);
+	vsnprintf((char *)m->data, n + 1, fmt, ap);
+	va_end(ap);
+	m->len = n;
 	return m;
 }
 

@@ -59,6 +59,8 @@ struct conn {
 TAILQ_HEAD(connlist, conn);
 
 struct msg	*msg_new(const void *, size_t);
+struct msg	*msg_fmt(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 void		 msg_unref(struct msg *);
 struct conn	*conn_new(struct loop *, int, const struct sockaddr *,
 		    socklen_t, size_t, const struct conn_cb *, void *);
