@@ -265,7 +265,7 @@ cmd_nick(struct member *m, const unsigned char *arg, size_t len)
 {
 	struct room *r = m->room;
 	struct member *other;
-	char old[NICK_MAX + 1];
+	char old[NICK_MAX + 1], new[NICK_MAX + 1];
 
 	if (len == 0) {
 		tell(m, msg_fmt("* usage: /nick NAME\n"));
@@ -276,21 +276,18 @@ cmd_nick(struct member *m, const unsigned char *arg, size_t len)
 		    "'_', '-' or '.'\n", visible(r, arg, len), NICK_MAX));
 		return;
 	}
-	strlcpy(old, m->nick, sizeof(old));
-	memcpy(m->nick, arg, len);
-	m->nick[len] = '\0';
-	if ((other = nick_find(r, m->nick)) != NULL && other != m) {
-		strlcpy(m->nick, old, sizeof(m->nick));
+	memcpy(new, arg, len);
+	new[len] = '\0';
+	if ((other = nick_find(r, new)) != NULL && other != m) {
 		tell(m, msg_fmt("* nick %s is taken\n", other->nick));
 		return;
 	}
-	if (strcmp(old, m->nick) == 0)
+	if (strcmp(new, m->nick) == 0)
 		return;
 	/* The tree is ordered by nick: out under the old, in under the new. */
-	strlcpy(m->nick, old, sizeof(m->nick));
+	strlcpy(old, m->nick, sizeof(old));
 	RB_REMOVE(nicktree, &r->nicks, m);
-	memcpy(m->nick, arg, len);
-	m->nick[len] = '\0';
+	strlcpy(m->nick, new, sizeof(m->nick));
 	RB_INSERT(nicktree, &r->nicks, m);
 	broadcast(r, NULL, msg_fmt("* %s is now known as %s\n", old,
 	    m->nick));
