@@ -17,7 +17,8 @@ usage: chatpeer.py HOST PORT MODE [ARG...]
   mute             join and never read; runs until killed
   flood MB         send MB megabytes in 1 KiB lines, then "done"; read
                    and drop what arrives meanwhile
-  churn N          N quick connect-and-close members, some with a reset
+  churn N          N quick connect-and-close members: a third reset, a
+                   third send "half a line" and half-close
 
 Every wait is bounded (10 s, then exit 1 with what was received).
 """
@@ -179,7 +180,12 @@ def churn(host, port, n):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                          struct.pack("ii", 1, 0))
         elif i % 3 == 1:
+            # Half-close after a line without newline; a close with
+            # unread data would reset and lose the line.
             s.sendall(b"half a line")
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
         s.close()
     print("churned %d" % n)
     return 0
