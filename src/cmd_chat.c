@@ -79,7 +79,6 @@ static int
 parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
     int *listen)
 {
-	const char *errstr;
 	int ch, room_only = 0;
 
 	while ((ch = getopt_long(argc, argv, OPTS_SHORT "l", longopts,
@@ -111,10 +110,7 @@ parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
 			break;
 		case OPT_ALLOW:
 		case OPT_DENY:
-			if (acl_add(&ro->acl, ch == OPT_ALLOW, optarg,
-			    &errstr) == -1)
-				errx(2, "%s %s: %s", ch == OPT_ALLOW ?
-				    "allow" : "deny", optarg, errstr);
+			opts_acl(&ro->acl, ch == OPT_ALLOW, optarg);
 			break;
 		case OPT_MAX_QUEUE:
 			ro->maxq = size_arg(optarg, SIZE_MAX, "max-queue");
