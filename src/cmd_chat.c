@@ -161,6 +161,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	ro->key = o->key;
 	ro->keylen = o->keylen;
 	rv = room_run(fds, nfd, ro);
+	auth_key_free(o->key, o->keylen);
 	if (o->family == AF_UNIX)
 		unlink(port);
 	return rv;
@@ -188,7 +189,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	struct sockopts so = { .socktype = SOCK_STREAM };
 	struct auth a;
 	const char *errstr, *port;
-	int fd;
+	int fd, rv;
 
 	if (argc != (o->family == AF_UNIX ? 1 : 2))
 		cmd_usage_error(SYNOPSIS);
@@ -206,8 +207,10 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 		    port ? port : "");
 	if (o->key != NULL) {
 		auth_init(&a, AUTH_CLIENT, o->key, o->keylen);
-		if (auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
-		    AUTH_TIMEOUT_MS, &errstr) == -1)
+		rv = auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
+		    AUTH_TIMEOUT_MS, &errstr);
+		auth_key_free(o->key, o->keylen);
+		if (rv == -1)
 			errx(1, "%s", errstr);
 	}
 	return chatui_run(fd, nick != NULL ? nick : login_nick(),

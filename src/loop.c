@@ -58,6 +58,8 @@ struct loop {
 	int64_t		 now;
 };
 
+static void	run_deferred(struct loop *);
+
 /* Create an event loop, or return NULL with errno set. */
 struct loop *
 loop_new(void)
@@ -73,13 +75,15 @@ loop_new(void)
 	return l;
 }
 
-/* Free the loop and its pending timers; fds stay open. */
+/* Run the deferred calls, then free the loop and its timers; fds stay open. */
 void
 loop_free(struct loop *l)
 {
 	size_t i;
-
 	struct listener *ls;
+
+	/* They free what closed in the last turn. */
+	run_deferred(l);
 
 	while ((ls = l->listeners) != NULL) {
 		l->listeners = ls->next;

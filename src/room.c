@@ -58,6 +58,7 @@ struct room {
 	struct msg		**hist;		/* a ring of ro->history */
 	long			 nhist, hfirst;
 	char			*vis;		/* chatline_vis() output */
+	int			 closing;	/* at exit: no more notices */
 	int			 status;
 };
 
@@ -178,7 +179,7 @@ member_leave(struct member *m)
 	if (m->gone)
 		return;
 	m->gone = 1;
-	if (!m->joined)
+	if (!m->joined || r->closing)
 		return;
 	RB_REMOVE(nicktree, &r->nicks, m);
 	r->online--;
@@ -480,7 +481,10 @@ member_closed(struct conn *c, const char *why)
 
 	if (m->room->ro->verbose > 1 && why != NULL)
 		warnx("%s: %s", c->name, why);
-	loop_defer(c->loop, member_free, m);
+	if (m->room->closing)
+		member_free(c->loop, m);
+	else
+		loop_defer(c->loop, member_free, m);
 }
 
 static void
@@ -602,12 +606,37 @@ console_join(struct room *r)
 	r->online = 1;
 }
 
+/* Write out stdout, drop the members, free it all. */
+static void
+room_close(struct room *r)
+{
+	struct member *m, *tmp;
+	long i;
+
+	r->closing = 1;
+	if (r->conout != NULL) {
+		conn_flush_sync(r->conout);
+		conn_close(r->conout, NULL);
+	}
+	if (r->console.in != NULL)
+		conn_close(r->console.in, NULL);
+	frame_dec_free(&r->console.dec);
+	/* A member that does not read must not hold up the exit. */
+	TAILQ_FOREACH_SAFE(m, &r->members, entry, tmp)
+		if (m != &r->console)
+			conn_close(m->in, NULL);
+	for (i = 0; i < r->nhist; i++)
+		msg_unref(r->hist[(r->hfirst + i) % r->ro->history]);
+	free(r->hist);
+	free(r->vis);
+	loop_free(r->loop);
+}
+
 /* Host a chat room on the n listening sockets fds; return exit status. */
 int
 room_run(int *fds, int n, const struct room_opts *ro)
 {
 	struct room r;
-	struct member *m;
 	int i;
 
 	memset(&r, 0, sizeof(r));
@@ -626,10 +655,6 @@ room_run(int *fds, int n, const struct room_opts *ro)
 	loop_timer(r.loop, SWEEP_MS, room_sweep, &r);
 	if (loop_run(r.loop) == -1)
 		err(1, "epoll_wait");
-	if (r.conout != NULL)
-		conn_flush_sync(r.conout);
-	TAILQ_FOREACH(m, &r.members, entry)
-		if (m != &r.console)
-			conn_flush_sync(m->out);
+	room_close(&r);
 	return r.status;
 }
