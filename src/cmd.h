@@ -1,7 +1,7 @@
 #ifndef CMD_H
 #define CMD_H
 
-/* @cmd-chat */
+int	cmd_chat(int, char *[]);
 int	cmd_tcp_connect(int, char *[]);
 int	cmd_tcp_serve(int, char *[]);
 int	cmd_timeserver(int, char *[]);

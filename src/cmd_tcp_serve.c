@@ -118,10 +118,7 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 			break;
 		case OPT_ALLOW:
 		case OPT_DENY:
-			if (acl_add(&so->acl, ch == OPT_ALLOW, optarg,
-			    &errstr) == -1)
-				errx(2, "%s %s: %s", ch == OPT_ALLOW ?
-				    "allow" : "deny", optarg, errstr);
+			opts_acl(&so->acl, ch == OPT_ALLOW, optarg);
 			break;
 		case OPT_ECHO:
 			so->echo = 1;

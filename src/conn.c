@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,27 @@ msg_new(const void *p, size_t len)
 	m->len = len;
 	if (p != NULL)
 		memcpy(m->data, p, len);
+	return m;
+}
+
+/* Make a message of printf(3)-formatted text. */
+struct msg *
+msg_fmt(const char *fmt, ...)
+{
+	struct msg *m;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	m = msg_new(NULL, n + 1);
+	va_start(ap, fmt);
+	vsnprintf((char *)m->data, n + 1, fmt, ap);
+	va_end(ap);
+	m->len = n;
 	return m;
 }
 
@@ -222,6 +245,26 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 		conn_read(c);
 }
 
+/* Append m to the out-queue, taking a reference. */
+static struct qnode *
+conn_enqueue(struct conn *c, struct msg *m)
+{
+	struct qnode *q;
+
+	q = xmalloc(sizeof(*q));
+	q->next = NULL;
+	q->m = m;
+	q->off = 0;
+	m->refs++;
+	if (c->tail != NULL)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	c->queued += m->len;
+	return q;
+}
+
 /*
  * Queue m (taking a reference) and write what can be written now.
  * Return -1 if the queue is now over its bound or the connection is
@@ -236,20 +279,64 @@ conn_send(struct conn *c, struct msg *m)
 		return -1;
 	if (m->len == 0)
 		return 0;
-	q = xmalloc(sizeof(*q));
-	q->next = NULL;
-	q->m = m;
-	q->off = 0;
-	m->refs++;
-	if (c->tail != NULL)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	c->queued += m->len;
+	q = conn_enqueue(c, m);
 	if (c->head == q && conn_flush(c) == -1)
 		return -1;
 	return c->queued > c->maxq ? -1 : 0;
+}
+
+static void
+conn_later(struct loop *l, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)l;
+	c->later = 0;
+	if (!c->dead)
+		conn_flush(c);
+}
+
+/*
+ * As conn_send(), but write once this turn's events are handled, so that
+ * the many messages a turn queues for c go out in one writev(2).
+ */
+int
+conn_send_later(struct conn *c, struct msg *m)
+{
+	if (c->dead)
+		return -1;
+	if (m->len == 0)
+		return 0;
+	/* A queue that was not empty already waits for LOOP_WRITE. */
+	if (conn_enqueue(c, m) == c->head && !c->later) {
+		c->later = 1;
+		loop_defer(c->loop, conn_later, c);
+	}
+	return c->queued > c->maxq ? -1 : 0;
+}
+
+/*
+ * Feed what arrived at *p (*len bytes; 0 to start) to the handshake a,
+ * send what it has to say on c, and step *p and *len past the bytes it
+ * used; return its status.
+ */
+enum auth_status
+conn_auth(struct conn *c, struct auth *a, const unsigned char **p,
+    size_t *len)
+{
+	const unsigned char *out;
+	enum auth_status st = a->status;
+	size_t used = 0, n;
+
+	if (*len > 0)
+		st = auth_feed(a, *p, *len, &used);
+	if (st != AUTH_FAIL && (n = auth_output(a, &out)) > 0) {
+		conn_write(c, out, n);
+		auth_sent(a, n);
+	}
+	*p += used;
+	*len -= used;
+	return st;
 }
 
 /* Queue a copy of len bytes at p, as conn_send(). */

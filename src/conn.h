@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "auth.h"
 
 struct loop;
 
@@ -49,6 +50,7 @@ struct conn {
 	int		 close_drained;	/* close once the queue drains */
 	int		 dead;
 	int		 blocking;	/* a blocking fd such as stdin */
+	int		 later;		/* a deferred flush is due */
 	int64_t		 last;		/* last traffic, loop clock */
 	const struct conn_cb *cb;
 	void		*arg;		/* the owner's */
@@ -57,11 +59,16 @@ struct conn {
 TAILQ_HEAD(connlist, conn);
 
 struct msg	*msg_new(const void *, size_t);
+struct msg	*msg_fmt(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 void		 msg_unref(struct msg *);
 struct conn	*conn_new(struct loop *, int, const struct sockaddr *,
 		    socklen_t, size_t, const struct conn_cb *, void *);
 int		 conn_send(struct conn *, struct msg *);
+int		 conn_send_later(struct conn *, struct msg *);
 int		 conn_write(struct conn *, const void *, size_t);
+enum auth_status conn_auth(struct conn *, struct auth *,
+		    const unsigned char **, size_t *);
 void		 conn_pause(struct conn *, int);
 void		 conn_shutdown(struct conn *);
 void		 conn_close(struct conn *, const char *);

@@ -90,6 +90,13 @@ frame_dec_init(struct frame_dec *d, enum frame_mode mode, size_t max)
 	d->max = max;
 }
 
+/* Make a line decoder cut over-long lines instead of failing. */
+void
+frame_dec_cut(struct frame_dec *d)
+{
+	d->cut = 1;
+}
+
 /* Release a decoder's buffer. */
 void
 frame_dec_free(struct frame_dec *d)
@@ -189,12 +196,22 @@ next_line(struct frame_dec *d, const unsigned char **msg, size_t *len,
 	const unsigned char *nl;
 	size_t room;
 
+	if (d->skip && d->inlen > 0) {
+		/* The tail of a cut line, up to and with its newline. */
+		nl = memchr(d->in, '\n', d->inlen);
+		d->skip = nl == NULL;
+		take(d, nl != NULL ? (size_t)(nl - d->in) + 1 : d->inlen);
+	}
 	if (d->inlen > 0) {
 		/* Room for the rest of a line of max bytes and its newline. */
 		room = d->max - d->len + 1;
 		nl = memchr(d->in, '\n', MINIMUM(d->inlen, room));
 		if (nl != NULL)
 			return yield(d, nl - d->in + 1, msg, len);
+		if (d->inlen >= room && d->cut) {
+			d->skip = 1;
+			return yield(d, room - 1, msg, len);
+		}
 		if (d->inlen >= room)
 			return fail(d, "line too long", errstr);
 		carry(d, d->inlen);

@@ -26,7 +26,9 @@
  * line:  a message is a line with its '\n' (a "\r\n" stays intact); the
  *        final line of a stream may lack the '\n' and is still delivered,
  *        so no byte is ever lost. A line of more than max bytes, not
- *        counting its '\n', is a protocol error ("line too long").
+ *        counting its '\n', is a protocol error ("line too long"), or,
+ *        after frame_dec_cut(), is cut: its first max bytes come out as
+ *        a message without '\n' and the rest of it is skipped.
  * len32: a 4-byte big-endian length, then that many bytes; the message
  *        is the payload. A length over max is a protocol error ("frame
  *        too long"); a stream that ends inside a frame, header included,
@@ -59,6 +61,8 @@ struct frame_dec {
 	size_t			 hdrlen;
 	size_t			 need;		/* len32 payload length */
 	int			 eof;
+	int			 cut;		/* cut long lines, no error */
+	int			 skip;		/* skipping a cut line's tail */
 	const char		*err;
 };
 
@@ -75,6 +79,8 @@ size_t	frame_size_parse(const char *, const char **);
 
 /* Start a decoder for mode with messages of at most max bytes. */
 void	frame_dec_init(struct frame_dec *, enum frame_mode, size_t);
+/* Make a line decoder cut over-long lines instead of failing. */
+void	frame_dec_cut(struct frame_dec *);
 /* Release a decoder's buffer. */
 void	frame_dec_free(struct frame_dec *);
 /* Hand the decoder the next slice of the stream; see above. */

@@ -58,6 +58,8 @@ struct loop {
 	int64_t		 now;
 };
 
+static void	run_deferred(struct loop *);
+
 /* Create an event loop, or return NULL with errno set. */
 struct loop *
 loop_new(void)
@@ -73,16 +75,14 @@ loop_new(void)
 	return l;
 }
 
-static void	run_deferred(struct loop *);
-
-/* Run what is deferred, then free the loop and its timers; fds stay open. */
+/* Run the deferred calls, then free the loop and its timers; fds stay open. */
 void
 loop_free(struct loop *l)
 {
 	struct listener *ls;
 	size_t i;
 
-	/* Deferred calls free closed connections: run them, not leak them. */
+	/* They free what closed in the last turn. */
 	run_deferred(l);
 
 	while ((ls = l->listeners) != NULL) {

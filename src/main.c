@@ -13,7 +13,7 @@ static const struct command {
 	int		(*fn)(int, char *[]);
 	const char	*summary;
 } commands[] = {
-	/* @cmd-chat */
+	{ "chat",	cmd_chat,	"host or join a chat room of lines" },
 	{ "tcp-connect", cmd_tcp_connect, "connect to a TCP server and pump "
 	    "stdin/stdout" },
 	{ "tcp-serve",	cmd_tcp_serve,	"accept a TCP connection and pump "

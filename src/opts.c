@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "frame.h"
 #include "opts.h"
@@ -161,4 +162,14 @@ opts_number(const char *s, long long min, long long max, const char *what)
 	if (errstr != NULL)
 		errx(2, "%s %s: %s", what, s, errstr);
 	return n;
+}
+
+/* Add CIDR arg to the allow (allow != 0) or deny list; exit 2 if bad. */
+void
+opts_acl(struct acl *acl, int allow, const char *arg)
+{
+	const char *errstr;
+
+	if (acl_add(acl, allow, arg, &errstr) == -1)
+		errx(2, "%s %s: %s", allow ? "allow" : "deny", arg, errstr);
 }

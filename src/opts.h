@@ -65,10 +65,13 @@ struct opts {
 	size_t		 keylen;
 };
 
+struct acl;
+
 void	 opts_init(struct opts *);
 int	 opts_common(struct opts *, int, const char *);
 long	 opts_duration(const char *, const char **);
 int	 opts_port(const char *, int, const char **);
 long long opts_number(const char *, long long, long long, const char *);
+void	 opts_acl(struct acl *, int, const char *);
 
 #endif

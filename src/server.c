@@ -190,19 +190,14 @@ static size_t
 client_auth(struct conn *c, const unsigned char **p, size_t len)
 {
 	struct client *cl = c->arg;
-	const unsigned char *out;
 	enum auth_status st;
-	size_t used, n;
+	size_t left = len;
 
-	st = auth_feed(cl->auth, *p, len, &used);
+	st = conn_auth(c, cl->auth, p, &left);
 	if (st == AUTH_FAIL) {
 		say(cl->srv, "%s: authentication failed", c->name);
 		conn_close(c, "authentication failed");
 		return 0;
-	}
-	if ((n = auth_output(cl->auth, &out)) > 0) {
-		conn_write(c, out, n);
-		auth_sent(cl->auth, n);
 	}
 	if (st == AUTH_OK) {
 		free(cl->auth);
@@ -213,8 +208,7 @@ client_auth(struct conn *c, const unsigned char **p, size_t len)
 		conn_close(c, "closed during authentication");
 		return 0;
 	}
-	*p += used;
-	return len - used;
+	return left;
 }
 
 static void
@@ -421,10 +415,10 @@ reap(struct loop *l, int fd, int ready, void *arg)
 static void
 client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 {
-	const unsigned char *out;
+	const unsigned char *out = NULL;
 	struct client *cl;
 	struct conn *c;
-	size_t n;
+	size_t n = 0;
 
 	cl = xcalloc(1, sizeof(*cl));
 	cl->srv = s;
@@ -443,9 +437,7 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	}
 	cl->auth = xmalloc(sizeof(*cl->auth));
 	auth_init(cl->auth, AUTH_SERVER, s->so->key, s->so->keylen);
-	n = auth_output(cl->auth, &out);
-	conn_write(c, out, n);
-	auth_sent(cl->auth, n);
+	conn_auth(c, cl->auth, &out, &n);
 }
 
 static void

@@ -12,6 +12,8 @@ struct result {
 	const char	*errstr;
 };
 
+static int cutting;		/* run() cuts long lines */
+
 static void
 drain(struct frame_dec *d, const unsigned char *lo, const unsigned char *hi,
     struct result *r)
@@ -39,6 +41,8 @@ run(enum frame_mode mode, size_t max, const void *in, size_t n, size_t step)
 
 	memset(&r, 0, sizeof(r));
 	frame_dec_init(&d, mode, max);
+	if (cutting)
+		frame_dec_cut(&d);
 	if (step == 0)
 		step = n;
 	for (off = 0; off < n && r.rc != -1; off += k) {
@@ -170,6 +174,22 @@ test_line(void)
 }
 
 static void
+test_cut(void)
+{
+	struct result r;
+	size_t step;
+
+	cutting = 1;
+	for (step = 0; step <= 3; step++) {
+		r = run(FRAME_LINE, 4, "abcdefgh\nxy\nabcd\nlongertail", 28,
+		    step);
+		ok(r.rc == 0 && strcmp(r.out, "abcd|xy\n|abcd\n|long|") == 0,
+		    "cut: long lines cut, tails skipped, step %zu", step);
+	}
+	cutting = 0;
+}
+
+static void
 test_raw(void)
 {
 	struct result r;
@@ -215,6 +235,7 @@ main(void)
 	test_parse();
 	test_len32();
 	test_line();
+	test_cut();
 	test_raw();
 	test_bulk();
 	return tap_done();

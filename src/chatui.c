@@ -1,0 +1,214 @@
+#include <sys/socket.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+
+#include "chatline.h"
+#include "chatui.h"
+#include "conn.h"
+#include "frame.h"
+#include "loop.h"
+#include "pump.h"
+#include "util.h"
+
+#define LINE_MAX_IN	(64 * 1024)	/* longer incoming lines are cut */
+#define PROMPT		"> "
+#define SGR_NOTICE	"\033[2m"	/* dim */
+#define SGR_PRIVATE	"\033[1m"	/* bold */
+#define SGR_RESET	"\033[0m"
+
+/*
+ * The interactive client: libedit's readline callback interface edits
+ * the line being typed while the event loop shows what arrives.  Each
+ * incoming line clears the edit line, is printed, and the prompt and
+ * the half-typed text are drawn again below it.
+ */
+struct ui {
+	struct loop	*loop;
+	struct conn	*sock;
+	struct frame_dec dec;
+	char		*vis;
+	int		 color;
+	int		 status;
+};
+
+static struct ui *the_ui;	/* for libedit's line callback */
+
+/* Show one received line above the line being edited. */
+static void
+ui_show(struct ui *u, const unsigned char *p, size_t len)
+{
+	const char *sgr = NULL;
+
+	if (len > 0 && p[len - 1] == '\n')
+		len--;
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	chatline_vis(u->vis, p, len);
+	if (u->color && strncmp(u->vis, "* ", 2) == 0)
+		sgr = SGR_NOTICE;
+	else if (u->color && strstr(u->vis, "> (private) ") != NULL)
+		sgr = SGR_PRIVATE;
+	printf("\r\033[K%s%s%s\n", sgr ? sgr : "", u->vis, sgr ? SGR_RESET :
+	    "");
+	fflush(stdout);
+	rl_forced_update_display();
+}
+
+static void
+ui_sock_data(struct conn *c, const unsigned char *p, size_t len)
+{
+	struct ui *u = c->arg;
+	const unsigned char *line;
+	const char *errstr;
+	size_t n;
+
+	if (len > 0)
+		frame_dec_feed(&u->dec, p, len);
+	else
+		frame_dec_eof(&u->dec);
+	while (frame_next(&u->dec, &line, &n, &errstr) == 1)
+		ui_show(u, line, n);
+	if (len == 0)
+		conn_close(c, NULL);
+}
+
+static void
+ui_sock_closed(struct conn *c, const char *why)
+{
+	struct ui *u = c->arg;
+
+	if (why != NULL) {
+		printf("\r\033[K");
+		fflush(stdout);
+		warnx("%s: %s", c->name, why);
+		u->status = 1;
+	}
+	u->sock = NULL;
+	loop_stop(u->loop);
+}
+
+static const struct conn_cb sock_cb = { ui_sock_data, NULL, ui_sock_closed };
+
+/* A line typed; NULL at end of input (^D): leave the room. */
+static void
+ui_line(char *line)
+{
+	struct ui *u = the_ui;
+
+	if (line == NULL) {
+		rl_callback_handler_remove();
+		loop_del(u->loop, STDIN_FILENO);
+		if (u->sock != NULL)
+			conn_shutdown(u->sock);
+		return;
+	}
+	if (*line != '\0')
+		add_history(line);
+	if (u->sock != NULL) {
+		conn_write(u->sock, line, strlen(line));
+		conn_write(u->sock, "\n", 1);
+	}
+	free(line);
+}
+
+static void
+ui_tty(struct loop *l, int fd, int ready, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)ready;
+	(void)arg;
+	rl_callback_read_char();
+}
+
+static int
+ui_color(void)
+{
+	const char *term = getenv("TERM");
+
+	return term != NULL && strcmp(term, "dumb") != 0 &&
+	    getenv("NO_COLOR") == NULL;
+}
+
+static int
+ui_run(int fd, const char *nick)
+{
+	struct ui u;
+
+	memset(&u, 0, sizeof(u));
+	the_ui = &u;
+	u.color = ui_color();
+	u.vis = xmalloc(CHATLINE_VISLEN(LINE_MAX_IN));
+	frame_dec_init(&u.dec, FRAME_LINE, LINE_MAX_IN);
+	frame_dec_cut(&u.dec);
+	if ((u.loop = loop_new()) == NULL)
+		err(1, "epoll");
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if ((u.sock = conn_new(u.loop, fd, NULL, 0, SIZE_MAX, &sock_cb,
+	    &u)) == NULL)
+		err(1, "epoll");
+	strlcpy(u.sock->name, "connection", sizeof(u.sock->name));
+	if (nick != NULL) {
+		conn_write(u.sock, "/nick ", 6);
+		conn_write(u.sock, nick, strlen(nick));
+		conn_write(u.sock, "\n", 1);
+	}
+	rl_callback_handler_install(PROMPT, ui_line);
+	if (loop_add(u.loop, STDIN_FILENO, LOOP_READ, ui_tty, &u) == -1)
+		err(1, "epoll");
+	if (loop_run(u.loop) == -1)
+		err(1, "epoll_wait");
+	rl_callback_handler_remove();
+	frame_dec_free(&u.dec);
+	free(u.vis);
+	return u.status;
+}
+
+/* Write all of s to the blocking socket fd; 0, or -1 with errno set. */
+static int
+write_all(int fd, const char *s, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, s, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Be a member of the chat room on the connected socket fd as nick (NULL:
+ * none sent): on a terminal, a line editor that shows incoming lines
+ * above the line being typed; otherwise a plain line filter.  Return the
+ * exit status: 0 when the room closes, 1 when the connection is lost.
+ */
+int
+chatui_run(int fd, const char *nick, int verbose)
+{
+	struct pump_opts po = { .idle_ms = -1, .peer = "room" };
+	char line[NICK_MAX + 8];
+
+	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+		return ui_run(fd, nick);
+	/* A filter for bots and scripts: lines in, lines out, no escapes. */
+	if (nick != NULL) {
+		snprintf(line, sizeof(line), "/nick %s\n", nick);
+		if (write_all(fd, line, strlen(line)) == -1)
+			err(1, "write");
+	}
+	return pump_session(fd, &po, verbose);
+}

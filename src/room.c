@@ -1,0 +1,660 @@
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "chatline.h"
+#include "conn.h"
+#include "frame.h"
+#include "loop.h"
+#include "room.h"
+#include "util.h"
+
+#define AUTH_TIMEOUT_MS	10000
+#define SWEEP_MS	1000
+
+/*
+ * The chat room: members, nicks, commands, history and fan-out.  A line
+ * is made into one reference-counted message shared by every queue it
+ * goes to.  A member whose queue passes its bound is closed and its
+ * notice sent later from the loop's deferred pass, so a fan-out never
+ * runs inside another and no member is freed while one runs.
+ */
+struct member {
+	TAILQ_ENTRY(member) entry;
+	RB_ENTRY(member) byname;
+	struct room	*room;
+	struct conn	*in;		/* the socket, or stdin */
+	struct conn	*out;		/* the socket, or stdout */
+	struct frame_dec dec;
+	struct auth	*auth;		/* during the handshake */
+	int		 joined;	/* has a nick, gets room lines */
+	int		 gone;		/* has left; waits to be freed */
+	const char	*why;		/* for the leave notice */
+	char		 nick[NICK_MAX + 1];
+};
+
+TAILQ_HEAD(memberlist, member);
+RB_HEAD(nicktree, member);
+
+struct room {
+	struct loop		*loop;
+	const struct room_opts	*ro;
+	struct memberlist	 members;
+	struct nicktree		 nicks;
+	struct member		 console;
+	struct conn		*conout;	/* stdout, the console's output */
+	long			 nclients;
+	unsigned long		 guests;
+	long			 online;
+	struct msg		**hist;		/* a ring of ro->history */
+	long			 nhist, hfirst;
+	char			*vis;		/* chatline_vis() output */
+	int			 closing;	/* at exit: no more notices */
+	int			 status;
+};
+
+static int
+nick_cmp(struct member *a, struct member *b)
+{
+	return strcasecmp(a->nick, b->nick);
+}
+
+/* Not _STATIC: libbsd leaves its __unused undefined. */
+RB_GENERATE(nicktree, member, byname, nick_cmp)
+
+static void	member_data(struct conn *, const unsigned char *, size_t);
+static void	member_closed(struct conn *, const char *);
+static void	console_out_closed(struct conn *, const char *);
+static void	member_leave(struct member *);
+
+static const struct conn_cb member_cb = { member_data, NULL, member_closed };
+static const struct conn_cb console_in_cb = { member_data, NULL, NULL };
+static const struct conn_cb console_out_cb = {
+	NULL, NULL, console_out_closed
+};
+
+static void
+verbose(const struct room *r, const char *what, const struct member *m)
+{
+	if (r->ro->verbose > 0)
+		warnx("%s: %s%s", m->in->name, what, m->nick);
+}
+
+static struct member *
+nick_find(struct room *r, const char *nick)
+{
+	struct member key;
+
+	strlcpy(key.nick, nick, sizeof(key.nick));
+	return RB_FIND(nicktree, &r->nicks, &key);
+}
+
+/* stdout fell behind: the console leaves, what it queued is written. */
+static void
+console_detach(struct loop *l, void *arg)
+{
+	struct room *r = arg;
+
+	(void)l;
+	warnx("stdout is too slow: the console has left the room");
+	if (r->console.in != NULL)
+		conn_pause(r->console.in, 1);
+	member_leave(&r->console);
+}
+
+/* Queue msg for m; a member over its bound is dropped as too slow. */
+static void
+deliver(struct member *m, struct msg *msg)
+{
+	struct room *r = m->room;
+
+	if (m->gone || m->out == NULL || m->out->dead)
+		return;
+	if (conn_send_later(m->out, msg) == 0 || m->out->dead)
+		return;
+	m->why = " (too slow)";
+	if (m == &r->console) {
+		/* No more lines for stdout, but what it has is written. */
+		m->out = NULL;
+		loop_defer(r->loop, console_detach, r);
+		return;
+	}
+	conn_close(m->in, "too slow");
+}
+
+static void
+history_add(struct room *r, struct msg *msg)
+{
+	long i;
+
+	if (r->ro->history <= 0)
+		return;
+	msg->refs++;
+	if (r->nhist < r->ro->history) {
+		i = (r->hfirst + r->nhist++) % r->ro->history;
+	} else {
+		i = r->hfirst;
+		msg_unref(r->hist[i]);
+		r->hfirst = (r->hfirst + 1) % r->ro->history;
+	}
+	r->hist[i] = msg;
+}
+
+/* Send msg to every member but from (NULL: all), and keep it. */
+static void
+broadcast(struct room *r, struct member *from, struct msg *msg)
+{
+	struct member *m;
+
+	TAILQ_FOREACH(m, &r->members, entry)
+		if (m != from && m->joined)
+			deliver(m, msg);
+	history_add(r, msg);
+	msg_unref(msg);
+}
+
+/* Send msg to m alone. */
+static void
+tell(struct member *m, struct msg *msg)
+{
+	deliver(m, msg);
+	msg_unref(msg);
+}
+
+/* Leave the room: the nick is free again and the others are told. */
+static void
+member_leave(struct member *m)
+{
+	struct room *r = m->room;
+
+	if (m->gone)
+		return;
+	m->gone = 1;
+	if (!m->joined || r->closing)
+		return;
+	RB_REMOVE(nicktree, &r->nicks, m);
+	r->online--;
+	verbose(r, "left: ", m);
+	broadcast(r, m, msg_fmt("* %s has left%s\n", m->nick,
+	    m->why != NULL ? m->why : ""));
+}
+
+static void
+member_join(struct member *m)
+{
+	struct room *r = m->room;
+	long i;
+
+	do
+		snprintf(m->nick, sizeof(m->nick), "guest%lu", ++r->guests);
+	while (nick_find(r, m->nick) != NULL);
+	RB_INSERT(nicktree, &r->nicks, m);
+	m->joined = 1;
+	r->online++;
+	for (i = 0; i < r->nhist; i++)
+		deliver(m, r->hist[(r->hfirst + i) % r->ro->history]);
+	tell(m, msg_fmt("* welcome, %s: %ld online; /help lists the "
+	    "commands\n", m->nick, r->online));
+	verbose(r, "joined as ", m);
+	broadcast(r, m, msg_fmt("* %s has joined\n", m->nick));
+}
+
+/* Make len bytes of network text safe to show; valid until next call. */
+static const char *
+visible(struct room *r, const unsigned char *p, size_t len)
+{
+	chatline_vis(r->vis, p, MINIMUM(len, r->ro->max_line));
+	return r->vis;
+}
+
+static void
+cmd_help(struct member *m, const unsigned char *arg, size_t len);
+
+static void
+cmd_me(struct member *m, const unsigned char *arg, size_t len)
+{
+	if (len == 0) {
+		tell(m, msg_fmt("* usage: /me ACTION\n"));
+		return;
+	}
+	broadcast(m->room, m, msg_fmt("* %s %s\n", m->nick,
+	    visible(m->room, arg, len)));
+}
+
+static void
+cmd_msg(struct member *m, const unsigned char *arg, size_t len)
+{
+	struct member *to;
+	char nick[NICK_MAX + 1];
+	const unsigned char *sp;
+	size_t n;
+
+	sp = memchr(arg, ' ', len);
+	n = sp != NULL ? (size_t)(sp - arg) : len;
+	while (sp != NULL && sp < arg + len && *sp == ' ')
+		sp++;
+	if (sp == NULL || sp == arg + len || n == 0) {
+		tell(m, msg_fmt("* usage: /msg NICK TEXT\n"));
+		return;
+	}
+	if (!chatline_nick_ok((const char *)arg, n)) {
+		tell(m, msg_fmt("* no such nick: %s\n",
+		    visible(m->room, arg, n)));
+		return;
+	}
+	memcpy(nick, arg, n);
+	nick[n] = '\0';
+	if ((to = nick_find(m->room, nick)) == NULL) {
+		tell(m, msg_fmt("* no such nick: %s\n", nick));
+		return;
+	}
+	tell(to, msg_fmt("<%s> (private) %s\n", m->nick,
+	    visible(m->room, sp, arg + len - sp)));
+}
+
+static void
+cmd_nick(struct member *m, const unsigned char *arg, size_t len)
+{
+	struct room *r = m->room;
+	struct member *other;
+	char old[NICK_MAX + 1], new[NICK_MAX + 1];
+
+	if (len == 0) {
+		tell(m, msg_fmt("* usage: /nick NAME\n"));
+		return;
+	}
+	if (!chatline_nick_ok((const char *)arg, len)) {
+		tell(m, msg_fmt("* invalid nick %s: use 1-%d letters, digits, "
+		    "'_', '-' or '.'\n", visible(r, arg, len), NICK_MAX));
+		return;
+	}
+	memcpy(new, arg, len);
+	new[len] = '\0';
+	if ((other = nick_find(r, new)) != NULL && other != m) {
+		tell(m, msg_fmt("* nick %s is taken\n", other->nick));
+		return;
+	}
+	if (strcmp(new, m->nick) == 0)
+		return;
+	/* The tree is ordered by nick: out under the old, in under the new. */
+	strlcpy(old, m->nick, sizeof(old));
+	RB_REMOVE(nicktree, &r->nicks, m);
+	strlcpy(m->nick, new, sizeof(m->nick));
+	RB_INSERT(nicktree, &r->nicks, m);
+	broadcast(r, NULL, msg_fmt("* %s is now known as %s\n", old,
+	    m->nick));
+}
+
+static void
+cmd_quit(struct member *m, const unsigned char *arg, size_t len)
+{
+	struct room *r = m->room;
+
+	(void)arg;
+	(void)len;
+	if (m == &r->console) {
+		loop_stop(r->loop);
+		return;
+	}
+	member_leave(m);
+	conn_pause(m->in, 1);
+	conn_finish(m->out);
+}
+
+static void
+cmd_who(struct member *m, const unsigned char *arg, size_t len)
+{
+	struct member *n;
+	struct msg *msg;
+	size_t size = sizeof("* online: \n"), off;
+
+	(void)arg;
+	(void)len;
+	RB_FOREACH(n, nicktree, &m->room->nicks)
+		size += strlen(n->nick) + 2;
+	msg = msg_new(NULL, size);
+	off = strlcpy((char *)msg->data, "* online: ", size);
+	RB_FOREACH(n, nicktree, &m->room->nicks) {
+		off += strlcpy((char *)msg->data + off, n->nick, size - off);
+		if (RB_NEXT(nicktree, &m->room->nicks, n) != NULL)
+			off += strlcpy((char *)msg->data + off, ", ",
+			    size - off);
+	}
+	msg->data[off++] = '\n';
+	msg->len = off;
+	tell(m, msg);
+}
+
+static const struct command {
+	const char	*name;
+	void		(*fn)(struct member *, const unsigned char *, size_t);
+	const char	*help;
+} commands[] = {
+	{ "help",	cmd_help,	"/help                this list" },
+	{ "me",		cmd_me,		"/me ACTION           tell the room "
+	    "what you do" },
+	{ "msg",	cmd_msg,	"/msg NICK TEXT       a private line "
+	    "to NICK" },
+	{ "nick",	cmd_nick,	"/nick NAME           change your nick "
+	    "(1-32 of A-Z a-z 0-9 _ - .)" },
+	{ "quit",	cmd_quit,	"/quit                leave the room" },
+	{ "who",	cmd_who,	"/who                 who is online" },
+};
+
+static void
+cmd_help(struct member *m, const unsigned char *arg, size_t len)
+{
+	size_t i;
+
+	(void)arg;
+	(void)len;
+	tell(m, msg_fmt("* commands (a line starting with // sends one "
+	    "starting with /):\n"));
+	for (i = 0; i < NELEM(commands); i++)
+		tell(m, msg_fmt("*   %s\n", commands[i].help));
+}
+
+/* Run "/NAME ARG" (without its newline). */
+static void
+member_command(struct member *m, const unsigned char *p, size_t len)
+{
+	const unsigned char *sp;
+	size_t i, n;
+
+	sp = memchr(p, ' ', len);
+	n = (sp != NULL ? (size_t)(sp - p) : len) - 1;
+	while (sp != NULL && sp < p + len && *sp == ' ')
+		sp++;
+	for (i = 0; i < NELEM(commands); i++) {
+		if (strlen(commands[i].name) == n &&
+		    memcmp(commands[i].name, p + 1, n) == 0) {
+			commands[i].fn(m, sp != NULL ? sp : p + len,
+			    sp != NULL ? (size_t)(p + len - sp) : 0);
+			return;
+		}
+	}
+	tell(m, msg_fmt("* unknown command %s; /help lists the commands\n",
+	    visible(m->room, p, n + 1)));
+}
+
+/* Handle one line from m, with its newline (and a CR before it) cut. */
+static void
+member_line(struct member *m, const unsigned char *p, size_t len)
+{
+	if (len > 0 && p[len - 1] == '\n')
+		len--;
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	if (len == 0 || m->gone)
+		return;
+	if (p[0] == '/' && (len == 1 || p[1] != '/')) {
+		member_command(m, p, len);
+		return;
+	}
+	if (p[0] == '/') {
+		p++;
+		len--;
+	}
+	broadcast(m->room, m, msg_fmt("<%s> %s\n", m->nick,
+	    visible(m->room, p, len)));
+}
+
+/* Run the handshake on what arrived; return 1 if stream data follows. */
+static int
+member_auth(struct member *m, const unsigned char **p, size_t *len)
+{
+	struct conn *c = m->in;
+	enum auth_status st;
+	int eof = *len == 0;
+
+	st = conn_auth(c, m->auth, p, len);
+	if (st == AUTH_FAIL) {
+		if (m->room->ro->verbose > 0)
+			warnx("%s: authentication failed", c->name);
+		conn_close(c, "authentication failed");
+		return 0;
+	}
+	if (st == AUTH_MORE) {
+		if (eof)
+			conn_close(c, "closed during authentication");
+		return 0;
+	}
+	free(m->auth);
+	m->auth = NULL;
+	member_join(m);
+	return *len > 0 || eof;
+}
+
+static void
+member_data(struct conn *c, const unsigned char *p, size_t len)
+{
+	struct member *m = c->arg;
+	const unsigned char *line;
+	const char *errstr;
+	size_t n;
+
+	if (m->auth != NULL && !member_auth(m, &p, &len))
+		return;
+	if (len > 0)
+		frame_dec_feed(&m->dec, p, len);
+	else
+		frame_dec_eof(&m->dec);
+	/* Cut lines: the decoder never fails. */
+	while (!m->gone && frame_next(&m->dec, &line, &n, &errstr) == 1)
+		member_line(m, line, n);
+	if (len > 0 || m == &m->room->console || m->gone)
+		return;
+	/* The peer's EOF: it leaves once its queue is written. */
+	member_leave(m);
+	conn_finish(c);
+}
+
+static void
+member_free(struct loop *l, void *arg)
+{
+	struct member *m = arg;
+	struct room *r = m->room;
+
+	(void)l;
+	/* A member dropped during a fan-out is announced from here. */
+	member_leave(m);
+	TAILQ_REMOVE(&r->members, m, entry);
+	frame_dec_free(&m->dec);
+	free(m->auth);
+	free(m);
+	r->nclients--;
+}
+
+static void
+member_closed(struct conn *c, const char *why)
+{
+	struct member *m = c->arg;
+
+	if (m->room->ro->verbose > 1 && why != NULL)
+		warnx("%s: %s", c->name, why);
+	if (m->room->closing)
+		member_free(c->loop, m);
+	else
+		loop_defer(c->loop, member_free, m);
+}
+
+static void
+console_out_closed(struct conn *c, const char *why)
+{
+	struct room *r = c->arg;
+
+	/* A reader that went away ends the room quietly, as SIGPIPE would. */
+	if (why != NULL && strcmp(why, strerror(EPIPE)) != 0) {
+		warnx("write stdout: %s", why);
+		r->status = 1;
+	}
+	r->conout = NULL;
+	r->console.out = NULL;
+	loop_stop(r->loop);
+}
+
+static void
+member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
+{
+	const unsigned char *p = NULL;
+	struct member *m;
+	size_t n = 0;
+
+	m = xcalloc(1, sizeof(*m));
+	m->room = r;
+	frame_dec_init(&m->dec, FRAME_LINE, r->ro->max_line);
+	frame_dec_cut(&m->dec);
+	m->in = m->out = conn_new(r->loop, fd, sa, len, r->ro->maxq,
+	    &member_cb, m);
+	if (m->in == NULL) {
+		free(m);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&r->members, m, entry);
+	r->nclients++;
+	if (r->ro->key == NULL) {
+		member_join(m);
+		return;
+	}
+	m->auth = xmalloc(sizeof(*m->auth));
+	auth_init(m->auth, AUTH_SERVER, r->ro->key, r->ro->keylen);
+	conn_auth(m->in, m->auth, &p, &n);
+}
+
+static void
+refuse(const struct room *r, int fd, const char *name, const char *why,
+    const char *line)
+{
+	if (r->ro->verbose > 0)
+		warnx("%s: refused: %s", name, why);
+	if (line != NULL)
+		(void)!write(fd, line, strlen(line));
+	close(fd);
+}
+
+static void
+room_accept(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
+    void *arg)
+{
+	struct room *r = arg;
+	char name[ADDR_STRLEN];
+
+	(void)l;
+	addr_fmt(sa, len, name, sizeof(name));
+	if (!acl_permits(&r->ro->acl, sa))
+		refuse(r, fd, name, "--allow/--deny", NULL);
+	else if (r->nclients >= r->ro->max_clients)
+		refuse(r, fd, name, "the room is full",
+		    "* the room is full\n");
+	else
+		member_new(r, fd, sa, len);
+}
+
+/* Close members idle for -w, or still in the handshake after it. */
+static void
+room_sweep(struct loop *l, void *arg)
+{
+	struct room *r = arg;
+	struct member *m;
+	long idle;
+
+	TAILQ_FOREACH(m, &r->members, entry) {
+		if (m == &r->console || m->in->dead)
+			continue;
+		idle = m->auth != NULL && r->ro->idle_ms < 0 ?
+		    AUTH_TIMEOUT_MS : r->ro->idle_ms;
+		if (idle >= 0 && loop_now(l) - m->in->last >= idle)
+			conn_close(m->in, m->auth != NULL ?
+			    "authentication timed out" : "idle timeout");
+	}
+	loop_timer(l, SWEEP_MS, room_sweep, r);
+}
+
+/* The host's terminal is a member: its stdin lines, every line to stdout. */
+static void
+console_join(struct room *r)
+{
+	struct member *m = &r->console;
+
+	m->room = r;
+	strlcpy(m->nick, r->ro->nick, sizeof(m->nick));
+	frame_dec_init(&m->dec, FRAME_LINE, r->ro->max_line);
+	frame_dec_cut(&m->dec);
+	/* A pipe or socket on stdout may block: write it non-blocking. */
+	if (!isatty(STDOUT_FILENO))
+		fd_nonblock(STDOUT_FILENO);
+	r->conout = conn_new(r->loop, STDOUT_FILENO, NULL, 0, r->ro->maxq,
+	    &console_out_cb, r);
+	if (r->conout == NULL)
+		err(1, "epoll");
+	conn_pause(r->conout, 1);
+	m->out = r->conout;
+	m->in = conn_new(r->loop, STDIN_FILENO, NULL, 0, 0, &console_in_cb,
+	    m);
+	TAILQ_INSERT_TAIL(&r->members, m, entry);
+	RB_INSERT(nicktree, &r->nicks, m);
+	m->joined = 1;
+	r->online = 1;
+}
+
+/* Write out stdout, drop the members, free it all. */
+static void
+room_close(struct room *r)
+{
+	struct member *m, *tmp;
+	long i;
+
+	r->closing = 1;
+	if (r->conout != NULL) {
+		conn_flush_sync(r->conout);
+		conn_close(r->conout, NULL);
+	}
+	if (r->console.in != NULL)
+		conn_close(r->console.in, NULL);
+	frame_dec_free(&r->console.dec);
+	/* A member that does not read must not hold up the exit. */
+	TAILQ_FOREACH_SAFE(m, &r->members, entry, tmp)
+		if (m != &r->console)
+			conn_close(m->in, NULL);
+	for (i = 0; i < r->nhist; i++)
+		msg_unref(r->hist[(r->hfirst + i) % r->ro->history]);
+	free(r->hist);
+	free(r->vis);
+	loop_free(r->loop);
+}
+
+/* Host a chat room on the n listening sockets fds; return exit status. */
+int
+room_run(int *fds, int n, const struct room_opts *ro)
+{
+	struct room r;
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	TAILQ_INIT(&r.members);
+	RB_INIT(&r.nicks);
+	r.ro = ro;
+	r.vis = xmalloc(CHATLINE_VISLEN(ro->max_line));
+	if (ro->history > 0)
+		r.hist = xcalloc(ro->history, sizeof(*r.hist));
+	if ((r.loop = loop_new()) == NULL)
+		err(1, "epoll");
+	for (i = 0; i < n; i++)
+		if (loop_listen(r.loop, fds[i], room_accept, &r) == -1)
+			err(1, "epoll");
+	console_join(&r);
+	loop_timer(r.loop, SWEEP_MS, room_sweep, &r);
+	if (loop_run(r.loop) == -1)
+		err(1, "epoll_wait");
+	room_close(&r);
+	return r.status;
+}

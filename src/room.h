@@ -1,0 +1,24 @@
+#ifndef ROOM_H
+#define ROOM_H
+
+#include <stddef.h>
+
+#include "addr.h"
+
+struct room_opts {
+	const char	*nick;		/* the console's, on stdin/stdout */
+	int		 verbose;
+	long		 max_clients;
+	struct acl	 acl;
+	size_t		 maxq;		/* per-member out-queue bound */
+	size_t		 max_line;	/* longer lines are cut */
+	long		 history;	/* lines replayed to a newcomer */
+	long		 idle_ms;	/* -w; -1: none */
+	const unsigned char *key;	/* --auth-key, or NULL */
+	size_t		 keylen;
+};
+
+/* Host a chat room on the n listening sockets fds; return exit status. */
+int	room_run(int *, int, const struct room_opts *);
+
+#endif

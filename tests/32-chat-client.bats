@@ -1,0 +1,110 @@
+#!/usr/bin/env bats
+# chat HOST PORT: the client as a line filter, with nc in the same room,
+# its exit status, and interactively in tmux.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+room() {
+	start_server "$BATS_TEST_TMPDIR/host" chat -l "$@" 127.0.0.1 0
+}
+
+@test "chat client: sends /nick, relays lines, exits 0 after /quit" {
+	room
+	run --separate-stderr timeout 10 "$SK" chat --nick cli 127.0.0.1 \
+	    "$PORT" < <(printf 'hi all\n/who\n/quit\n')
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = "* welcome, guest1: 2 online; /help lists the commands" ]
+	[ "${lines[1]}" = "* guest1 is now known as cli" ]
+	[ "${lines[2]}" = "* online: cli, host" ]
+	wait_grep "cli has left" "$BATS_TEST_TMPDIR/host"
+	run cat "$BATS_TEST_TMPDIR/host"
+	[[ $output == *"<cli> hi all"* ]]
+}
+
+@test "chat client: the nick defaults to the login name" {
+	room
+	run --separate-stderr timeout 10 "$SK" chat 127.0.0.1 "$PORT" \
+	    </dev/null
+	[ "$status" -eq 0 ]
+	me=$(id -un | tr -cd 'A-Za-z0-9_.-')
+	[ "${lines[1]}" = "* guest1 is now known as $me" ]
+}
+
+@test "chat client: nc and the sockkit client share a room" {
+	command -v nc >/dev/null || skip "nc is not installed"
+	mkfifo "$BATS_TEST_TMPDIR/cin" "$BATS_TEST_TMPDIR/nin"
+	room
+	bg_run "rw:$BATS_TEST_TMPDIR/cin" "$BATS_TEST_TMPDIR/cout" \
+	    "$BATS_TEST_TMPDIR/cerr" "$SK" chat --nick sk 127.0.0.1 "$PORT"
+	client=$BG_PID
+	wait_grep "is now known as sk" "$BATS_TEST_TMPDIR/host"
+	bg_run "rw:$BATS_TEST_TMPDIR/nin" "$BATS_TEST_TMPDIR/nout" /dev/null \
+	    nc 127.0.0.1 "$PORT"
+	wait_grep "guest2 has joined" "$BATS_TEST_TMPDIR/cout"
+	printf '/nick netcat\nhello from nc\n' >"$BATS_TEST_TMPDIR/nin"
+	wait_grep "<netcat> hello from nc" "$BATS_TEST_TMPDIR/cout"
+	printf 'hello from sockkit\n' >"$BATS_TEST_TMPDIR/cin"
+	wait_grep "<sk> hello from sockkit" "$BATS_TEST_TMPDIR/nout"
+	printf '/quit\n' >"$BATS_TEST_TMPDIR/cin"
+	expect_exit 0 "$client" "$BATS_TEST_TMPDIR/cerr"
+	wait_grep "sk has left" "$BATS_TEST_TMPDIR/nout"
+}
+
+@test "chat client: exits 0 when the room closes, 1 when the connection is lost" {
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	IN=rw:$BATS_TEST_TMPDIR/in room
+	bg_run /dev/null "$BATS_TEST_TMPDIR/cout" "$BATS_TEST_TMPDIR/cerr" \
+	    "$SK" chat --nick sk 127.0.0.1 "$PORT"
+	client=$BG_PID
+	wait_grep "is now known as sk" "$BATS_TEST_TMPDIR/host"
+	printf '/quit\n' >"$BATS_TEST_TMPDIR/in"
+	expect_exit 0 "$SERVER_PID" "$BATS_TEST_TMPDIR/host.err"
+	expect_exit 0 "$client" "$BATS_TEST_TMPDIR/cerr"
+	start_peer "$BATS_TEST_TMPDIR/peer" server.py reset
+	run --separate-stderr timeout 10 "$SK" chat --nick sk 127.0.0.1 \
+	    "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == "sockkit: chat: "*"reset by peer"* ]]
+}
+
+@test "chat client: on a terminal, an incoming line shows above a half-typed one" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	room
+	sock=$BATS_TEST_TMPDIR/tmux
+	tmux -S "$sock" new-session -d -x 100 -y 12 \
+	    "TERM=screen $SK chat --nick tt 127.0.0.1 $PORT; sleep 30"
+	wait_grep "is now known as tt" "$BATS_TEST_TMPDIR/host"
+	tmux -S "$sock" send-keys "half typ"
+	for ((i = 0; i < 250; i++)); do
+		tmux -S "$sock" capture-pane -p | grep -q '^> half typ$' && break
+		sleep 0.02
+	done
+	timeout 10 "$PYTHON" "$PEERS/chatpeer.py" 127.0.0.1 "$PORT" script \
+	    ">/nick other" ">incoming line" shut
+	for ((i = 0; i < 250; i++)); do
+		tmux -S "$sock" capture-pane -p >"$BATS_TEST_TMPDIR/pane"
+		grep -q "other has left" "$BATS_TEST_TMPDIR/pane" && break
+		sleep 0.02
+	done
+	tmux -S "$sock" send-keys "ed" Enter
+	wait_grep "<tt> half typed" "$BATS_TEST_TMPDIR/host"
+	tmux -S "$sock" kill-server
+	run cat "$BATS_TEST_TMPDIR/pane"
+	[[ $output == *"<other> incoming line"$'\n'"* other has left"$'\n'"> half typ"* ]]
+}
+
+@test "chat client: --auth-key with the wrong key fails" {
+	printf 'right\n' >"$BATS_TEST_TMPDIR/key"
+	printf 'wrong\n' >"$BATS_TEST_TMPDIR/bad"
+	room --auth-key "$BATS_TEST_TMPDIR/key"
+	run --separate-stderr timeout 10 "$SK" chat \
+	    --auth-key "$BATS_TEST_TMPDIR/bad" 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "sockkit: chat: authentication failed" ]
+	run --separate-stderr timeout 10 "$SK" chat --nick ok \
+	    --auth-key "$BATS_TEST_TMPDIR/key" 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "* guest1 is now known as ok" ]
+}

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Chat room members for the sockkit tests; stdlib only, loopback only.
+
+usage: chatpeer.py HOST PORT MODE [ARG...]
+
+  script STEP...   one member running STEPs in order, then printing every
+                   line it received; a STEP is
+                     >TEXT   send TEXT and a newline
+                     ?TEXT   wait until a received line equals TEXT
+                     ~TEXT   wait until a received line contains TEXT
+                     !BYTES  send BYTES (Python escapes) as they are
+                     shut    shut down writing, then read to EOF
+                     close   close at once
+  many N           N members at once (selectors/epoll); once all are in,
+                   one sends "ping" and each other one must receive it;
+                   prints "N joined" and "N received"
+  mute             join and never read; runs until killed
+  flood MB         send MB megabytes in 1 KiB lines, then "done"; read
+                   and drop what arrives meanwhile
+  churn N          N quick connect-and-close members: a third reset, a
+                   third send "half a line" and half-close
+
+Every wait is bounded (10 s, then exit 1 with what was received).
+"""
+import selectors
+import socket
+import struct
+import sys
+import time
+
+WAIT = 10.0
+
+
+class Member:
+    def __init__(self, host, port):
+        self.s = socket.create_connection((host, port), timeout=WAIT)
+        self.buf = b""
+        self.lines = []
+        self.eof = False
+        self.pos = 0            # lines before this one are matched
+
+    def fill(self, deadline):
+        self.s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            b = self.s.recv(65536)
+        except socket.timeout:
+            return
+        except ConnectionResetError:
+            b = b""
+        if not b:
+            self.eof = True
+            return
+        self.buf += b
+        *done, self.buf = self.buf.split(b"\n")
+        self.lines += [x.decode("utf-8", "replace") for x in done]
+
+    def wait(self, pred):
+        deadline = time.monotonic() + WAIT
+        while True:
+            for i in range(self.pos, len(self.lines)):
+                if pred(self.lines[i]):
+                    self.pos = i + 1
+                    return True
+            self.pos = len(self.lines)
+            if self.eof or time.monotonic() > deadline:
+                return False
+            self.fill(deadline)
+
+
+def script(host, port, steps):
+    m = Member(host, port)
+    ok = True
+    for st in steps:
+        if st.startswith(">"):
+            m.s.sendall(st[1:].encode() + b"\n")
+        elif st.startswith("!"):
+            m.s.sendall(st[1:].encode().decode("unicode_escape")
+                        .encode("latin-1"))
+        elif st.startswith("?"):
+            ok = m.wait(lambda l, t=st[1:]: l == t)
+        elif st.startswith("~"):
+            ok = m.wait(lambda l, t=st[1:]: t in l)
+        elif st == "shut":
+            m.s.shutdown(socket.SHUT_WR)
+            m.wait(lambda l: False)
+        elif st == "close":
+            break
+        if not ok:
+            print("chatpeer: no line for step %r" % st, file=sys.stderr)
+            break
+    m.s.close()
+    for line in m.lines:
+        print(line)
+    return 0 if ok else 1
+
+
+def many(host, port, n):
+    sel = selectors.DefaultSelector()
+    socks = []
+    bufs = {}
+    t0 = time.monotonic()
+    for _ in range(n):
+        s = socket.create_connection((host, port), timeout=WAIT)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        socks.append(s)
+        bufs[s] = bytearray()
+
+    def pump(pred_count, want, deadline):
+        while time.monotonic() < deadline:
+            if pred_count() >= want:
+                return True
+            for key, _ in sel.select(0.2):
+                try:
+                    b = key.fileobj.recv(262144)
+                except (BlockingIOError, ConnectionResetError):
+                    continue
+                if b:
+                    bufs[key.fileobj] += b
+        return pred_count() >= want
+
+    deadline = t0 + 3 * WAIT
+    welcomed = lambda: sum(b"* welcome" in bufs[s] for s in socks)
+    if not pump(welcomed, n, deadline):
+        print("chatpeer: %d of %d joined" % (welcomed(), n), file=sys.stderr)
+        return 1
+    print("%d joined" % n)
+    # Forget the join notices, then one line must reach every other one.
+    for s in socks:
+        bufs[s] = bytearray()
+    socks[0].setblocking(True)
+    socks[0].sendall(b"ping\n")
+    socks[0].setblocking(False)
+    got = lambda: sum(b"> ping\n" in bufs[s] for s in socks[1:])
+    if not pump(got, n - 1, time.monotonic() + 3 * WAIT):
+        print("chatpeer: %d of %d received" % (got(), n - 1),
+              file=sys.stderr)
+        return 1
+    print("%d received" % (n - 1))
+    return 0
+
+
+def mute(host, port):
+    s = socket.create_connection((host, port), timeout=WAIT)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    print("muted", flush=True)
+    while True:
+        time.sleep(1)
+
+
+def flood(host, port, mb):
+    s = socket.create_connection((host, port), timeout=WAIT)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    data = memoryview((b"x" * 1023 + b"\n") * 1024 * mb + b"done\n")
+    off = 0
+    deadline = time.monotonic() + 3 * WAIT
+    while off < len(data) and time.monotonic() < deadline:
+        for _, ev in sel.select(0.2):
+            if ev & selectors.EVENT_READ:
+                try:
+                    s.recv(262144)
+                except (BlockingIOError, ConnectionResetError):
+                    pass
+            if ev & selectors.EVENT_WRITE:
+                try:
+                    off += s.send(data[off:off + 262144])
+                except BlockingIOError:
+                    pass
+    print("sent %d" % off)
+    s.close()
+    return 0 if off == len(data) else 1
+
+
+def churn(host, port, n):
+    for i in range(n):
+        s = socket.create_connection((host, port), timeout=WAIT)
+        if i % 3 == 0:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+        elif i % 3 == 1:
+            # Half-close after a line without newline; a close with
+            # unread data would reset and lose the line.
+            s.sendall(b"half a line")
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+        s.close()
+    print("churned %d" % n)
+    return 0
+
+
+def main():
+    host, port, mode, rest = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
+                              sys.argv[4:])
+    if mode == "script":
+        return script(host, port, rest)
+    if mode == "many":
+        return many(host, port, int(rest[0]))
+    if mode == "mute":
+        return mute(host, port)
+    if mode == "flood":
+        return flood(host, port, int(rest[0]))
+    if mode == "churn":
+        return churn(host, port, int(rest[0]))
+    print("chatpeer: unknown mode " + mode, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
