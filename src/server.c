@@ -183,6 +183,8 @@ client_live(struct conn *c)
 	cl->live = 1;
 	if (s->stalled)
 		conn_pause(c, 1);
+	if (!s->so->keep && s->in != NULL)
+		conn_pause(s->in, 0);
 }
 
 /* Run the handshake on what arrived; return bytes of stream data left. */
@@ -525,6 +527,9 @@ setup_stdio(struct server *s)
 	frame_dec_init(&s->indec, s->so->frame == FRAME_RAW ? FRAME_RAW :
 	    FRAME_LINE, s->so->max_frame);
 	s->in = conn_new(s->loop, STDIN_FILENO, NULL, 0, 0, &in_cb, s);
+	/* Keep stdin for the one client until it is live, losing none. */
+	if (!s->so->keep && s->in != NULL)
+		conn_pause(s->in, 1);
 }
 
 static void
