@@ -300,3 +300,15 @@ conn_flush_sync(struct conn *c)
 		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
 	conn_flush(c);
 }
+
+/* Close and free c at once, calling no callback: for a loop's end. */
+void
+conn_destroy(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	loop_del(c->loop, c->fd);
+	close(c->fd);
+	conn_free(c->loop, c);
+}

@@ -73,7 +73,9 @@ loop_new(void)
 	return l;
 }
 
-/* Free the loop and its pending timers; fds stay open. */
+static void	run_deferred(struct loop *);
+
+/* Run what is still deferred, then free the loop and its timers. */
 void
 loop_free(struct loop *l)
 {
@@ -81,6 +83,7 @@ loop_free(struct loop *l)
 
 	struct listener *ls;
 
+	run_deferred(l);
 	while ((ls = l->listeners) != NULL) {
 		l->listeners = ls->next;
 		free(ls);

@@ -166,11 +166,14 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 	    s->out != NULL)
 		to_stdout(s, c, msg, mlen);
 	if (r == -1) {
-		warnx("%s: %s", c->name, errstr);
+		/* client_closed() reports it, but not for -k without -v. */
+		if (s->so->keep && s->so->verbose <= 0)
+			warnx("%s: %s", c->name, errstr);
 		if (!s->so->keep)
 			s->status = 1;
-		conn_close(c, "protocol error");
-	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL))
+		conn_close(c, errstr);
+	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL &&
+	    !s->in->eof))
 		conn_finish(c);
 }
 
@@ -198,13 +201,14 @@ client_auth(struct conn *c, const unsigned char **p, size_t len)
 
 	st = auth_feed(cl->auth, *p, len, &used);
 	if (st == AUTH_FAIL) {
-		say(cl->srv, "%s: authentication failed", c->name);
 		conn_close(c, "authentication failed");
 		return 0;
 	}
 	if ((n = auth_output(cl->auth, &out)) > 0) {
-		conn_write(c, out, n);
+		/* A failed write closes c and frees cl: touch neither after. */
 		auth_sent(cl->auth, n);
+		if (conn_write(c, out, n) == -1 && c->dead)
+			return 0;
 	}
 	if (st == AUTH_OK) {
 		free(cl->auth);
@@ -241,7 +245,7 @@ client_drained(struct conn *c)
 
 	if (cl->srv->so->echo && !c->eof)
 		conn_pause(c, 0);
-	if (!cl->srv->so->keep && cl->srv->in != NULL)
+	if (!cl->srv->so->keep && cl->srv->in != NULL && cl->live)
 		conn_pause(cl->srv->in, 0);
 }
 
@@ -446,8 +450,8 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	cl->auth = xmalloc(sizeof(*cl->auth));
 	auth_init(cl->auth, AUTH_SERVER, s->so->key, s->so->keylen);
 	n = auth_output(cl->auth, &out);
-	conn_write(c, out, n);
 	auth_sent(cl->auth, n);
+	conn_write(c, out, n);
 }
 
 static void
@@ -498,6 +502,19 @@ sweep(struct loop *l, void *arg)
 	loop_timer(l, SWEEP_MS, sweep, s);
 }
 
+/* One connection and -w: no client within it is a failure, as in pump. */
+static void
+accept_timeout(struct loop *l, void *arg)
+{
+	struct server *s = arg;
+
+	if (s->nlfd == 0)
+		return;
+	warnx("timed out waiting for a connection");
+	s->status = 1;
+	loop_stop(l);
+}
+
 static int
 setup_children(struct server *s)
 {
@@ -543,6 +560,29 @@ server_init(struct server *s, const struct serve_opts *so)
 	loop_timer(s->loop, SWEEP_MS, sweep, s);
 }
 
+/* Free the clients, stdin, stdout and the loop. */
+static void
+server_free(struct server *s)
+{
+	struct conn *c;
+	struct client *cl;
+
+	while ((c = TAILQ_FIRST(&s->clients)) != NULL) {
+		TAILQ_REMOVE(&s->clients, c, entry);
+		cl = c->arg;
+		frame_dec_free(&cl->dec);
+		free(cl->auth);
+		free(cl);
+		conn_destroy(c);
+	}
+	if (s->in != NULL)
+		conn_destroy(s->in);
+	if (s->out != NULL)
+		conn_destroy(s->out);
+	frame_dec_free(&s->indec);
+	loop_free(s->loop);
+}
+
 static int
 server_loop(struct server *s)
 {
@@ -550,8 +590,7 @@ server_loop(struct server *s)
 		err(1, "epoll_wait");
 	if (s->out != NULL)
 		conn_flush_sync(s->out);
-	frame_dec_free(&s->indec);
-	loop_free(s->loop);
+	server_free(s);
 	return s->status;
 }
 
@@ -571,6 +610,8 @@ server_run(int *fds, int n, const struct serve_opts *so)
 	for (i = 0; i < n; i++)
 		if (loop_listen(s.loop, fds[i], accept_one, &s) == -1)
 			err(1, "epoll");
+	if (!so->keep && so->idle_ms >= 0)
+		loop_timer(s.loop, so->idle_ms, accept_timeout, &s);
 	if (so->exec_argv != NULL || so->sh_cmd != NULL) {
 		if (setup_children(&s) == -1)
 			err(1, "signalfd");

@@ -131,6 +131,16 @@ expect_out() {
 	running "$SERVER_PID"
 }
 
+@test "tcp-connect: --frame --keep-sending ends when stdin ended first" {
+	start_role_peer "$T/peer" frames.py server --hold 'raw:hi\n'
+	printf 'a\n' >"$T/in"
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect --frame line \
+	    --keep-sending 127.0.0.1 "$PORT" <"$T/in"
+	same "$output" hi
+	expect_exit 0 "$PEER_PID" "$T/peer.err"
+	same "$(<"$T/peer")" 610a
+}
+
 # --- limits and truncation ----------------------------------------------
 
 @test "tcp-serve: a len32 header over --max-frame closes it, names the peer, exit 1" {
@@ -142,8 +152,8 @@ expect_out() {
 	    'frame:x*16' hdr:17 raw:abc
 	expect_exit 1 "$SERVER_PID" "$T/out.err"
 	expect_out "$T/out" '%s\n' xxxxxxxxxxxxxxxx
-	grep -qx "sockkit: tcp-serve: $(<"$T/name"): frame too long" \
-	    "$T/out.err"
+	same "$(<"$T/out.err")" \
+	    "sockkit: tcp-serve: $(<"$T/name"): frame too long"
 }
 
 @test "tcp-serve: a truncated len32 frame or header is an error, exit 1" {
@@ -154,8 +164,8 @@ expect_out() {
 		run -0 --separate-stderr frames --name "$T/name" frame:ok $items
 		expect_exit 1 "$SERVER_PID" "$T/out.err"
 		expect_out "$T/out" 'ok\n'
-		grep -qx "sockkit: tcp-serve: $(<"$T/name"): truncated frame" \
-		    "$T/out.err"
+		same "$(<"$T/out.err")" \
+		    "sockkit: tcp-serve: $(<"$T/name"): truncated frame"
 	done
 }
 
@@ -165,8 +175,8 @@ expect_out() {
 	    'raw:12345678\n123456789\n'
 	expect_exit 1 "$SERVER_PID" "$T/out.err"
 	expect_out "$T/out" '12345678\n'
-	grep -qx "sockkit: tcp-serve: $(<"$T/name"): line too long" \
-	    "$T/out.err"
+	same "$(<"$T/out.err")" \
+	    "sockkit: tcp-serve: $(<"$T/name"): line too long"
 }
 
 @test "tcp-serve -k: a protocol error drops only that client" {
@@ -189,6 +199,8 @@ expect_out() {
 	    "$T/out.err"
 	grep -qx "sockkit: tcp-serve: $(<"$T/cut"): truncated frame" \
 	    "$T/out.err"
+	# Once each, with -k and without -v too.
+	same "$(wc -l <"$T/out.err")" 2
 	running "$SERVER_PID"
 	[ ! -s "$T/good.err" ]
 }
@@ -201,8 +213,8 @@ expect_out() {
 	expect_exit 1 "$BG_PID" "$T/err"
 	expect_exit 0 "$PEER_PID" "$T/peer.err"
 	expect_out "$T/out" 'ok\n'
-	grep -qx "sockkit: tcp-connect: 127.0.0.1:$PORT: frame too long" \
-	    "$T/err"
+	same "$(<"$T/err")" \
+	    "sockkit: tcp-connect: 127.0.0.1:$PORT: frame too long"
 }
 
 @test "tcp-connect: a truncated len32 frame exits 1 naming the peer" {
@@ -211,8 +223,8 @@ expect_out() {
 	    127.0.0.1 "$PORT"
 	expect_exit 1 "$BG_PID" "$T/err"
 	expect_out "$T/out" 'ok\n'
-	grep -qx "sockkit: tcp-connect: 127.0.0.1:$PORT: truncated frame" \
-	    "$T/err"
+	same "$(<"$T/err")" \
+	    "sockkit: tcp-connect: 127.0.0.1:$PORT: truncated frame"
 }
 
 # --- option parsing -----------------------------------------------------
