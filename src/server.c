@@ -340,6 +340,7 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 	}
 	if (r == -1) {
 		warnx("stdin: %s", errstr);
+		s->status = 1;
 		conn_close(in, NULL);
 	} else if (len == 0)
 		in_done(s);

@@ -179,6 +179,16 @@ expect_out() {
 	    "sockkit: tcp-serve: $(<"$T/name"): line too long"
 }
 
+@test "tcp-connect: a stdin line over --max-frame is not sent, exit 1" {
+	start_role_peer "$T/peer" frames.py server --hold
+	printf 'ok\n123456789\nmore\n' >"$T/in"
+	run -1 --separate-stderr timeout 10 "$SK" tcp-connect --frame len32 \
+	    --max-frame 8 127.0.0.1 "$PORT" <"$T/in"
+	same "$stderr" "sockkit: tcp-connect: stdin: line too long"
+	expect_exit 0 "$PEER_PID" "$T/peer.err"
+	same "$(<"$T/peer")" 000000026f6b
+}
+
 @test "tcp-serve -k: a protocol error drops only that client" {
 	mkfifo "$T/fifo"
 	start_server "$T/out" tcp-serve -k --frame len32 --max-frame 16 \
