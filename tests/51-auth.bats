@@ -310,6 +310,16 @@ within() {
 	grep -q 'authentication failed' "$T/out.err"
 }
 
+@test "--auth-key: a process that holds the key writes no core file" {
+	ulimit -S -c "$(ulimit -H -c)"
+	[[ $(ulimit -S -c) != 0 ]] || skip "core files are off (hard limit 0)"
+	start_server "$T/out" tcp-serve -k --auth-key "$T/key" 127.0.0.1 0
+	grep -Eq '^Max core file size +0 +0 ' "/proc/$SERVER_PID/limits"
+	# Without a key the limit is left alone.
+	start_server "$T/out2" tcp-serve -k 127.0.0.1 0
+	run -1 grep -Eq '^Max core file size +0 +0 ' "/proc/$SERVER_PID/limits"
+}
+
 # --- with framing -------------------------------------------------------
 
 @test "tcp-connect: --auth-key with --frame len32 frames after the handshake" {
