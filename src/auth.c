@@ -1,3 +1,6 @@
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -293,9 +296,13 @@ auth_key_load(const char *path, unsigned char **key, size_t *keylen,
     const char **errstr)
 {
 	unsigned char buf[AUTH_KEYMAX + 2];
+	struct rlimit core = { 0, 0 };
 	ssize_t n;
 	int fd, saved, rc = -1;
 
+	/* A process that holds a key writes no core file. */
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	(void)setrlimit(RLIMIT_CORE, &core);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		*errstr = strerror(errno);
 		return -1;

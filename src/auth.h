@@ -68,7 +68,10 @@ enum auth_status
 /* Run a whole handshake on fd within timeout_ms (-1: none); 0 or -1. */
 int	auth_run(int, struct auth *, int, const char **);
 
-/* Read a key: the file less one trailing newline; 0, or -1 and *errstr. */
+/*
+ * Read a key: the file less one trailing newline; turn off core files
+ * first. Return 0, or -1 and set *errstr.
+ */
 int	auth_key_load(const char *, unsigned char **, size_t *,
 	    const char **);
 /* Wipe and free a key from auth_key_load(). */

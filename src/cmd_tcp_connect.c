@@ -104,15 +104,21 @@ parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
 	}
 }
 
+/* Run the handshake, then wipe the key: it is not needed any more. */
 static int
-authenticate(int fd, const struct opts *o)
+authenticate(int fd, struct opts *o)
 {
 	struct auth a;
 	const char *errstr;
+	int rv;
 
 	auth_init(&a, AUTH_CLIENT, o->key, o->keylen);
-	if (auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
-	    AUTH_TIMEOUT_MS, &errstr) == -1) {
+	rv = auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
+	    AUTH_TIMEOUT_MS, &errstr);
+	auth_key_free(o->key, o->keylen);
+	explicit_bzero(&a, sizeof(a));
+	o->key = NULL;
+	if (rv == -1) {
 		warnx("%s", errstr);
 		return -1;
 	}
@@ -168,8 +174,10 @@ cmd_tcp_connect(int argc, char *argv[])
 	so.numeric = o.numeric;
 	so.verbose = o.verbose;
 	so.timeout_ms = o.timeout_ms;
-	if (scan)
+	if (scan) {
+		auth_key_free(o.key, o.keylen);
 		return scan_ports(host, port, &so);
+	}
 	if (port != NULL && opts_port(port, o.numeric, &errstr) == -1)
 		errx(2, "port %s: %s", port, errstr);
 	if ((fd = sock_connect(host, port, &so, &errstr)) == -1)

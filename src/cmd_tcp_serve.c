@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "auth.h"
 #include "cmd.h"
 #include "frame.h"
 #include "opts.h"
@@ -245,6 +246,7 @@ cmd_tcp_serve(int argc, char *argv[])
 			warnx("descriptor limit %ld", lim);
 		rv = server_run(fds, nfd, &so);
 	}
+	auth_key_free(o.key, o.keylen);
 	if (o.family == AF_UNIX)
 		unlink(port);
 	return rv;

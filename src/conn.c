@@ -331,8 +331,13 @@ conn_auth(struct conn *c, struct auth *a, const unsigned char **p,
 	if (*len > 0)
 		st = auth_feed(a, *p, *len, &used);
 	if (st != AUTH_FAIL && (n = auth_output(a, &out)) > 0) {
-		conn_write(c, out, n);
+		/*
+		 * A failed write closes c, and its owner may free a: mark the
+		 * bytes sent first, and touch neither after.
+		 */
 		auth_sent(a, n);
+		if (conn_write(c, out, n) == -1 && c->dead)
+			return AUTH_FAIL;
 	}
 	*p += used;
 	*len -= used;
@@ -397,4 +402,16 @@ conn_flush_sync(struct conn *c)
 	if ((fl = fcntl(c->fd, F_GETFL)) != -1)
 		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
 	conn_flush(c);
+}
+
+/* Close and free c at once, calling no callback: for a loop's end. */
+void
+conn_destroy(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	loop_del(c->loop, c->fd);
+	close(c->fd);
+	conn_free(c->loop, c);
 }

@@ -75,5 +75,6 @@ void		 conn_close(struct conn *, const char *);
 void		 conn_finish(struct conn *);
 void		 conn_forget(struct conn *);
 void		 conn_flush_sync(struct conn *);
+void		 conn_destroy(struct conn *);
 
 #endif

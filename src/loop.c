@@ -84,7 +84,6 @@ loop_free(struct loop *l)
 
 	/* They free what closed in the last turn. */
 	run_deferred(l);
-
 	while ((ls = l->listeners) != NULL) {
 		l->listeners = ls->next;
 		free(ls);

@@ -417,6 +417,8 @@ member_auth(struct member *m, const unsigned char **p, size_t *len)
 	int eof = *len == 0;
 
 	st = conn_auth(c, m->auth, p, len);
+	if (c->dead)
+		return 0;
 	if (st == AUTH_FAIL) {
 		if (m->room->ro->verbose > 0)
 			warnx("%s: authentication failed", c->name);

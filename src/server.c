@@ -166,11 +166,14 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 	    s->out != NULL)
 		to_stdout(s, c, msg, mlen);
 	if (r == -1) {
-		warnx("%s: %s", c->name, errstr);
+		/* client_closed() reports it, but not for -k without -v. */
+		if (s->so->keep && s->so->verbose <= 0)
+			warnx("%s: %s", c->name, errstr);
 		if (!s->so->keep)
 			s->status = 1;
-		conn_close(c, "protocol error");
-	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL))
+		conn_close(c, errstr);
+	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL &&
+	    !s->in->eof))
 		conn_finish(c);
 }
 
@@ -183,6 +186,8 @@ client_live(struct conn *c)
 	cl->live = 1;
 	if (s->stalled)
 		conn_pause(c, 1);
+	if (!s->so->keep && s->in != NULL)
+		conn_pause(s->in, 0);
 }
 
 /* Run the handshake on what arrived; return bytes of stream data left. */
@@ -195,7 +200,6 @@ client_auth(struct conn *c, const unsigned char **p, size_t len)
 
 	st = conn_auth(c, cl->auth, p, &left);
 	if (st == AUTH_FAIL) {
-		say(cl->srv, "%s: authentication failed", c->name);
 		conn_close(c, "authentication failed");
 		return 0;
 	}
@@ -233,7 +237,7 @@ client_drained(struct conn *c)
 
 	if (cl->srv->so->echo && !c->eof)
 		conn_pause(c, 0);
-	if (!cl->srv->so->keep && cl->srv->in != NULL)
+	if (!cl->srv->so->keep && cl->srv->in != NULL && cl->live)
 		conn_pause(cl->srv->in, 0);
 }
 
@@ -328,6 +332,7 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 	}
 	if (r == -1) {
 		warnx("stdin: %s", errstr);
+		s->status = 1;
 		conn_close(in, NULL);
 	} else if (len == 0)
 		in_done(s);
@@ -488,6 +493,19 @@ sweep(struct loop *l, void *arg)
 	loop_timer(l, SWEEP_MS, sweep, s);
 }
 
+/* One connection and -w: no client within it is a failure, as in pump. */
+static void
+accept_timeout(struct loop *l, void *arg)
+{
+	struct server *s = arg;
+
+	if (s->nlfd == 0)
+		return;
+	warnx("timed out waiting for a connection");
+	s->status = 1;
+	loop_stop(l);
+}
+
 static int
 setup_children(struct server *s)
 {
@@ -517,6 +535,9 @@ setup_stdio(struct server *s)
 	frame_dec_init(&s->indec, s->so->frame == FRAME_RAW ? FRAME_RAW :
 	    FRAME_LINE, s->so->max_frame);
 	s->in = conn_new(s->loop, STDIN_FILENO, NULL, 0, 0, &in_cb, s);
+	/* Keep stdin for the one client until it is live, losing none. */
+	if (!s->so->keep && s->in != NULL)
+		conn_pause(s->in, 1);
 }
 
 static void
@@ -530,20 +551,38 @@ server_init(struct server *s, const struct serve_opts *so)
 	loop_timer(s->loop, SWEEP_MS, sweep, s);
 }
 
+/* Free the clients, stdin, stdout and the loop. */
+static void
+server_free(struct server *s)
+{
+	struct conn *c;
+	struct client *cl;
+
+	while ((c = TAILQ_FIRST(&s->clients)) != NULL) {
+		TAILQ_REMOVE(&s->clients, c, entry);
+		cl = c->arg;
+		frame_dec_free(&cl->dec);
+		free(cl->auth);
+		free(cl);
+		conn_destroy(c);
+	}
+	/* stdio stays open: the exit handlers restore its flags. */
+	if (s->in != NULL)
+		conn_forget(s->in);
+	if (s->out != NULL)
+		conn_forget(s->out);
+	frame_dec_free(&s->indec);
+	loop_free(s->loop);
+}
+
 static int
 server_loop(struct server *s)
 {
 	if (loop_run(s->loop) == -1)
 		err(1, "epoll_wait");
-	if (s->out != NULL) {
+	if (s->out != NULL)
 		conn_flush_sync(s->out);
-		conn_forget(s->out);
-	}
-	/* stdio stays open: the exit handlers restore its flags. */
-	if (s->in != NULL)
-		conn_forget(s->in);
-	frame_dec_free(&s->indec);
-	loop_free(s->loop);
+	server_free(s);
 	return s->status;
 }
 
@@ -563,6 +602,8 @@ server_run(int *fds, int n, const struct serve_opts *so)
 	for (i = 0; i < n; i++)
 		if (loop_listen(s.loop, fds[i], accept_one, &s) == -1)
 			err(1, "epoll");
+	if (!so->keep && so->idle_ms >= 0)
+		loop_timer(s.loop, so->idle_ms, accept_timeout, &s);
 	if (so->exec_argv != NULL || so->sh_cmd != NULL) {
 		if (setup_children(&s) == -1)
 			err(1, "signalfd");

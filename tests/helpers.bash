@@ -148,6 +148,23 @@ start_peer() {
 	PORT=$(<"$pf")
 }
 
+# start_role_peer OUT SCRIPT ROLE ARGS...: as start_peer, for the peers
+# that take a role before the port file (skauth.py server PORTFILE ...,
+# frames.py server PORTFILE ...); stdin from $IN (default /dev/null).
+start_role_peer() {
+	local out=$1 script=$2 role=$3 pf
+	shift 3
+	pf=$(mktemp -u "$BATS_TEST_TMPDIR/port.XXXXXX")
+	bg_run "${IN:-/dev/null}" "$out" "$out.err" "$PYTHON" "$PEERS/$script" \
+	    "$role" "$pf" "$@"
+	PEER_PID=$BG_PID
+	if ! wait_file "$pf" "$PEER_PID"; then
+		sed 's/^/# peer: /' "$out.err" >&2
+		return 1
+	fi
+	PORT=$(<"$pf")
+}
+
 # free_port: print a port the kernel just handed out and released.
 free_port() {
 	"$PYTHON" "$PEERS/ports.py" free

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An independent SKAUTH1 peer for the tests (SPEC.md, Authentication).
 
-    skauth.py client HOST PORT KEYFILE [--bad-proof|--silence|--garbage]
+    skauth.py client HOST PORT KEYFILE [--bad-proof|--silence|--garbage|
+                                        --reset]
     skauth.py server PORTFILE KEYFILE [--bad-proof|--silence|--garbage]
 
 The server binds 127.0.0.1 port 0, writes the port and a newline to
@@ -9,7 +10,8 @@ PORTFILE atomically and serves one connection. After the handshake each
 side sends its stdin, half-closes, and writes what it receives to stdout.
 --bad-proof sends a wrong HMAC, --silence sends nothing, --garbage sends
 junk instead of the handshake; then the peer waits for the other side to
-close. Exit 0 on success, 1 with "authentication failed" on stderr when
+close. --reset (client only) sends its proof and at once resets the
+connection (SO_LINGER 0), then exits 0. Exit 0 on success, 1 with "authentication failed" on stderr when
 the handshake fails or the other side closes, 2 on a usage error or when
 the other side has not closed within 10 seconds.
 """
@@ -17,6 +19,7 @@ import hashlib
 import hmac
 import os
 import socket
+import struct
 import sys
 import threading
 
@@ -54,6 +57,11 @@ def client(sock, key, how):
     if how == "--silence":
         return False
     sock.sendall(nc + spoil(mac(key, b"client", ns, nc), how))
+    if how == "--reset":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
+        sock.close()
+        sys.exit(0)
     return hmac.compare_digest(recv_exact(sock, 32),
                                mac(key, b"server", nc, ns))
 
@@ -132,7 +140,8 @@ def main():
     how = args.pop() if args and args[-1].startswith("--") else None
     want = {"client": 4, "server": 3}
     if not args or want.get(args[0]) != len(args) or how not in (
-            None, "--bad-proof", "--silence", "--garbage"):
+            None, "--bad-proof", "--silence", "--garbage", "--reset") or (
+            how == "--reset" and args[0] != "client"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         sys.exit(2)
     sock, keyfile = connect(args)
