@@ -5,7 +5,6 @@ int	cmd_chat(int, char *[]);
 int	cmd_tcp_connect(int, char *[]);
 int	cmd_tcp_serve(int, char *[]);
 int	cmd_timeserver(int, char *[]);
-/* -- */
 int	cmd_udp_listen(int, char *[]);
 int	cmd_udp_send(int, char *[]);
 

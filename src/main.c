@@ -20,7 +20,6 @@ static const struct command {
 	    "stdin/stdout" },
 	{ "timeserver",	cmd_timeserver,	"serve the current time over "
 	    "UDP or TCP" },
-	/* -- */
 	{ "udp-listen",	cmd_udp_listen,	"receive datagrams to stdout, answer the latest sender" },
 	{ "udp-send",	cmd_udp_send,	"send datagrams, print the replies" },
 	{ NULL,		NULL,		NULL }
