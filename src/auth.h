@@ -33,6 +33,7 @@
 #define AUTH_NONCELEN	32
 #define AUTH_MACLEN	32
 #define AUTH_KEYMAX	4096
+#define AUTH_TIMEOUT_MS	10000		/* a handshake without -w */
 
 enum auth_role { AUTH_CLIENT, AUTH_SERVER };
 enum auth_status { AUTH_MORE, AUTH_OK, AUTH_FAIL };

@@ -21,7 +21,6 @@
 
 #define SYNOPSIS "sockkit chat [OPTIONS] HOST PORT | " \
 	"sockkit chat --listen [OPTIONS] [ADDRESS] PORT"
-#define AUTH_TIMEOUT_MS	10000
 
 enum {
 	OPT_NICK = OPT_CMD,

@@ -18,7 +18,6 @@
 #include "sock.h"
 
 #define SYNOPSIS "sockkit tcp-connect [OPTIONS] HOST PORT"
-#define AUTH_TIMEOUT_MS	10000
 #define SESSION_MAXQ	(1024 * 1024)
 
 enum {

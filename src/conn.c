@@ -87,7 +87,7 @@ conn_new(struct loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
 	c->maxq = maxq;
 	c->cb = cb;
 	c->arg = arg;
-	c->last = loop_now(l);
+	c->last = c->born = loop_now(l);
 	if (salen > sizeof(c->ss))
 		salen = sizeof(c->ss);
 	if (sa != NULL) {
@@ -414,4 +414,21 @@ conn_destroy(struct conn *c)
 	loop_del(c->loop, c->fd);
 	close(c->fd);
 	conn_free(c->loop, c);
+}
+
+/*
+ * Return why c is past its time, or NULL: a handshake (handshake != 0)
+ * not done within idle_ms of the accept (AUTH_TIMEOUT_MS without -w),
+ * however the peer trickles bytes; otherwise idle_ms with no traffic.
+ */
+const char *
+conn_expired(const struct conn *c, int handshake, long idle_ms)
+{
+	int64_t now = loop_now(c->loop);
+
+	if (handshake)
+		return now - c->born >= (idle_ms >= 0 ? idle_ms :
+		    AUTH_TIMEOUT_MS) ? "authentication timed out" : NULL;
+	return idle_ms >= 0 && now - c->last >= idle_ms ? "idle timeout" :
+	    NULL;
 }

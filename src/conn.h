@@ -52,6 +52,7 @@ struct conn {
 	int		 blocking;	/* a blocking fd such as stdin */
 	int		 later;		/* a deferred flush is due */
 	int64_t		 last;		/* last traffic, loop clock */
+	int64_t		 born;		/* accepted, loop clock */
 	const struct conn_cb *cb;
 	void		*arg;		/* the owner's */
 };
@@ -75,6 +76,7 @@ void		 conn_close(struct conn *, const char *);
 void		 conn_finish(struct conn *);
 void		 conn_forget(struct conn *);
 void		 conn_flush_sync(struct conn *);
+const char	*conn_expired(const struct conn *, int, long);
 void		 conn_destroy(struct conn *);
 
 #endif

@@ -461,8 +461,10 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 	 * at close would reset the connection and lose what is still queued.
 	 */
 	if (po->send_only && (null = open("/dev/null", O_WRONLY |
-	    O_CLOEXEC)) == -1)
+	    O_CLOEXEC)) == -1) {
+		*errstr = "open /dev/null";
 		return -1;
+	}
 	dir_init(&up, in, sock, 0);
 	if (!po->send_only)
 		dir_init(&down, sock, out, 1);

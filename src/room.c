@@ -18,7 +18,6 @@
 #include "room.h"
 #include "util.h"
 
-#define AUTH_TIMEOUT_MS	10000
 #define SWEEP_MS	1000
 
 /*
@@ -567,16 +566,14 @@ room_sweep(struct loop *l, void *arg)
 {
 	struct room *r = arg;
 	struct member *m;
-	long idle;
+	const char *why;
 
 	TAILQ_FOREACH(m, &r->members, entry) {
 		if (m == &r->console || m->in->dead)
 			continue;
-		idle = m->auth != NULL && r->ro->idle_ms < 0 ?
-		    AUTH_TIMEOUT_MS : r->ro->idle_ms;
-		if (idle >= 0 && loop_now(l) - m->in->last >= idle)
-			conn_close(m->in, m->auth != NULL ?
-			    "authentication timed out" : "idle timeout");
+		if ((why = conn_expired(m->in, m->auth != NULL,
+		    r->ro->idle_ms)) != NULL)
+			conn_close(m->in, why);
 	}
 	loop_timer(l, SWEEP_MS, room_sweep, r);
 }

@@ -19,7 +19,6 @@
 #include "util.h"
 
 #define OUT_HIGH	(1024 * 1024)	/* stdout queue: pause the clients */
-#define AUTH_TIMEOUT_MS	10000
 #define SWEEP_MS	250
 
 /*
@@ -100,6 +99,9 @@ to_stdout(struct server *s, struct conn *c, const unsigned char *p,
 		conn_send(s->out, m);
 		msg_unref(m);
 	}
+	/* A failed write may have closed stdout and ended the server. */
+	if (s->out == NULL)
+		return;
 	if (s->out->queued > OUT_HIGH && !s->stalled) {
 		/* Back-pressure: stop reading clients until stdout drains. */
 		s->stalled = 1;
@@ -480,15 +482,13 @@ sweep(struct loop *l, void *arg)
 	struct server *s = arg;
 	struct conn *c, *tmp;
 	struct client *cl;
-	long idle;
+	const char *why;
 
 	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
 		cl = c->arg;
-		idle = cl->auth != NULL && s->so->idle_ms < 0 ?
-		    AUTH_TIMEOUT_MS : s->so->idle_ms;
-		if (idle >= 0 && loop_now(l) - c->last >= idle)
-			conn_close(c, cl->auth != NULL ?
-			    "authentication timed out" : "idle timeout");
+		if ((why = conn_expired(c, cl->auth != NULL,
+		    s->so->idle_ms)) != NULL)
+			conn_close(c, why);
 	}
 	loop_timer(l, SWEEP_MS, sweep, s);
 }

@@ -136,7 +136,12 @@ fd_nonblock(int fd)
 	if (restore_fd != -1 || (fl = fcntl(fd, F_GETFL)) == -1 ||
 	    (fl & O_NONBLOCK))
 		return;
-	restore_fd = fd;
+	/*
+	 * Keep a duplicate to restore through: fd itself may be closed
+	 * before exit, and the flags belong to the shared open file.
+	 */
+	if ((restore_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		return;
 	restore_fl = fl;
 	atexit(restore_flags);
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
