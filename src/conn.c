@@ -105,6 +105,16 @@ conn_new(struct loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
 	return c;
 }
 
+/* Drop q's reference; q0 is only marked free. */
+static void
+qnode_free(struct conn *c, struct qnode *q)
+{
+	msg_unref(q->m);
+	q->m = NULL;
+	if (q != &c->q0)
+		free(q);
+}
+
 static void
 conn_free(struct loop *l, void *arg)
 {
@@ -114,8 +124,7 @@ conn_free(struct loop *l, void *arg)
 	(void)l;
 	while ((q = c->head) != NULL) {
 		c->head = q->next;
-		msg_unref(q->m);
-		free(q);
+		qnode_free(c, q);
 	}
 	free(c);
 }
@@ -153,15 +162,14 @@ conn_drop(struct conn *c, size_t w)
 
 	c->queued -= w;
 	while (w > 0 && (q = c->head) != NULL) {
-		left = q->m->len - q->off;
+		left = q->end - q->off;
 		if (w < left) {
 			q->off += w;
 			break;
 		}
 		w -= left;
 		c->head = q->next;
-		msg_unref(q->m);
-		free(q);
+		qnode_free(c, q);
 	}
 	if (c->head == NULL)
 		c->tail = NULL;
@@ -179,7 +187,7 @@ conn_flush(struct conn *c)
 	while (c->head != NULL) {
 		for (n = 0, q = c->head; q != NULL && n < IOVS; q = q->next) {
 			iov[n].iov_base = q->m->data + q->off;
-			iov[n++].iov_len = q->m->len - q->off;
+			iov[n++].iov_len = q->end - q->off;
 		}
 		if ((w = writev(c->fd, iov, n)) == -1) {
 			if (errno == EINTR)
@@ -245,23 +253,27 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 		conn_read(c);
 }
 
-/* Append m to the out-queue, taking a reference. */
+/*
+ * Append the len bytes of m at off to the out-queue, taking a reference.
+ * Most queues hold one node at a time: that one is c->q0, not malloc'd.
+ */
 static struct qnode *
-conn_enqueue(struct conn *c, struct msg *m)
+conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 {
 	struct qnode *q;
 
-	q = xmalloc(sizeof(*q));
+	q = c->q0.m == NULL ? &c->q0 : xmalloc(sizeof(*q));
 	q->next = NULL;
 	q->m = m;
-	q->off = 0;
+	q->off = off;
+	q->end = off + len;
 	m->refs++;
 	if (c->tail != NULL)
 		c->tail->next = q;
 	else
 		c->head = q;
 	c->tail = q;
-	c->queued += m->len;
+	c->queued += len;
 	return q;
 }
 
@@ -279,7 +291,7 @@ conn_send(struct conn *c, struct msg *m)
 		return -1;
 	if (m->len == 0)
 		return 0;
-	q = conn_enqueue(c, m);
+	q = conn_enqueue(c, m, 0, m->len);
 	if (c->head == q && conn_flush(c) == -1)
 		return -1;
 	return c->queued > c->maxq ? -1 : 0;
@@ -303,12 +315,19 @@ conn_later(struct loop *l, void *arg)
 int
 conn_send_later(struct conn *c, struct msg *m)
 {
+	return conn_send_slice(c, m, 0, m->len);
+}
+
+/* As conn_send_later(), for the len bytes of m at off. */
+int
+conn_send_slice(struct conn *c, struct msg *m, size_t off, size_t len)
+{
 	if (c->dead)
 		return -1;
-	if (m->len == 0)
+	if (len == 0)
 		return 0;
 	/* A queue that was not empty already waits for LOOP_WRITE. */
-	if (conn_enqueue(c, m) == c->head && !c->later) {
+	if (conn_enqueue(c, m, off, len) == c->head && !c->later) {
 		c->later = 1;
 		loop_defer(c->loop, conn_later, c);
 	}

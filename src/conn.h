@@ -19,10 +19,11 @@ struct msg {
 	unsigned char	 data[];
 };
 
+/* A queued slice of a message: the bytes of m from off up to end. */
 struct qnode {
 	struct qnode	*next;
-	struct msg	*m;
-	size_t		 off;
+	struct msg	*m;		/* NULL: a free node */
+	size_t		 off, end;
 };
 
 struct conn;
@@ -43,6 +44,7 @@ struct conn {
 	char		 name[ADDR_STRLEN];
 	struct sockaddr_storage ss;
 	struct qnode	*head, *tail;
+	struct qnode	 q0;		/* a node that needs no malloc */
 	size_t		 queued, maxq;
 	int		 paused;	/* not reading */
 	int		 eof;		/* the peer sent EOF */
@@ -66,6 +68,7 @@ struct conn	*conn_new(struct loop *, int, const struct sockaddr *,
 		    socklen_t, size_t, const struct conn_cb *, void *);
 int		 conn_send(struct conn *, struct msg *);
 int		 conn_send_later(struct conn *, struct msg *);
+int		 conn_send_slice(struct conn *, struct msg *, size_t, size_t);
 int		 conn_write(struct conn *, const void *, size_t);
 enum auth_status conn_auth(struct conn *, struct auth *,
 		    const unsigned char **, size_t *);

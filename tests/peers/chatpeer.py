@@ -20,7 +20,8 @@ usage: chatpeer.py HOST PORT MODE [ARG...]
   churn N          N quick connect-and-close members: a third reset, a
                    third send "half a line" and half-close
   storm N H        an observer and 10 members join; then N members
-                   connect at once while the 10 each send a line; all
+                   connect at once while the 10 each send a private
+                   line to the observer and a line to the room; all
                    send a line and half-close at once; each member's
                    lines must be the observer's between its own join
                    and leave notices (none of its own), after H lines
@@ -267,7 +268,8 @@ def storm_check(obs, ps, hist):
             lv = full.index("* %s has left" % x)
         except ValueError:
             return "%s: the observer saw no join or leave" % x
-        want = [y for y in full[j + 1:lv] if not y.startswith("<%s> " % x)]
+        want = [y for y in full[j + 1:lv] if not y.startswith("<%s> " % x)
+                and " (private) " not in y]
         if p.lines[:w] != full[max(0, j - hist):j]:
             return "%s: history %r" % (x, p.lines[:w])
         if p.lines[w + 1:] != want:
@@ -283,8 +285,9 @@ def storm(host, port, n, hist):
         print("chatpeer: the first 11 did not join", file=sys.stderr)
         return 1
     late = [Peer(host, port, sel, False) for _ in range(n)]
+    # A private line goes out at once, after what came before it.
     for i, p in enumerate(early):
-        p.send("early %d" % i)
+        p.send("/msg %s p %d\nearly %d" % (obs.nick(), i, i))
     ps = early + late
     if not storm_pump(sel, lambda: all(p.nick() for p in ps)):
         print("chatpeer: %d of %d joined" % (
@@ -299,6 +302,14 @@ def storm(host, port, n, hist):
         print("chatpeer: %d of %d left" % (left(), len(ps)),
               file=sys.stderr)
         return 1
+    for p in early:
+        x = p.nick()
+        i = next(k for k, y in enumerate(obs.lines)
+                 if y.startswith("<%s> (private) " % x))
+        if not obs.lines[i + 1].startswith("<%s> early" % x):
+            print("chatpeer: a line came between %r and %r" % (
+                obs.lines[i], obs.lines[i + 1]), file=sys.stderr)
+            return 1
     why = storm_check(obs, ps, hist)
     if why is not None:
         print("chatpeer: " + why, file=sys.stderr)
