@@ -162,9 +162,10 @@ conn_drop(struct conn *c, size_t w)
 
 	c->queued -= w;
 	while (w > 0 && (q = c->head) != NULL) {
-		left = q->end - q->off;
+		left = q->len;
 		if (w < left) {
 			q->off += w;
+			q->len -= w;
 			break;
 		}
 		w -= left;
@@ -187,7 +188,7 @@ conn_flush(struct conn *c)
 	while (c->head != NULL) {
 		for (n = 0, q = c->head; q != NULL && n < IOVS; q = q->next) {
 			iov[n].iov_base = q->m->data + q->off;
-			iov[n++].iov_len = q->end - q->off;
+			iov[n++].iov_len = q->len;
 		}
 		if ((w = writev(c->fd, iov, n)) == -1) {
 			if (errno == EINTR)
@@ -254,27 +255,33 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 }
 
 /*
- * Append the len bytes of m at off to the out-queue, taking a reference.
- * Most queues hold one node at a time: that one is c->q0, not malloc'd.
+ * Append the len bytes of m at off to the out-queue, a reference a node;
+ * return whether the queue was empty.  Most queues hold one node at a
+ * time: that one is c->q0, not malloc'd.
  */
-static struct qnode *
+static int
 conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 {
 	struct qnode *q;
+	int was_empty = c->head == NULL;
 
-	q = c->q0.m == NULL ? &c->q0 : xmalloc(sizeof(*q));
-	q->next = NULL;
-	q->m = m;
-	q->off = off;
-	q->end = off + len;
-	m->refs++;
-	if (c->tail != NULL)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
 	c->queued += len;
-	return q;
+	while (len > 0) {
+		q = c->q0.m == NULL ? &c->q0 : xmalloc(sizeof(*q));
+		q->next = NULL;
+		q->m = m;
+		q->off = off;
+		q->len = MINIMUM(len, QNODE_MAX);
+		off += q->len;
+		len -= q->len;
+		m->refs++;
+		if (c->tail != NULL)
+			c->tail->next = q;
+		else
+			c->head = q;
+		c->tail = q;
+	}
+	return was_empty;
 }
 
 /*
@@ -285,14 +292,11 @@ conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 int
 conn_send(struct conn *c, struct msg *m)
 {
-	struct qnode *q;
-
 	if (c->dead)
 		return -1;
 	if (m->len == 0)
 		return 0;
-	q = conn_enqueue(c, m, 0, m->len);
-	if (c->head == q && conn_flush(c) == -1)
+	if (conn_enqueue(c, m, 0, m->len) && conn_flush(c) == -1)
 		return -1;
 	return c->queued > c->maxq ? -1 : 0;
 }
@@ -327,7 +331,7 @@ conn_send_slice(struct conn *c, struct msg *m, size_t off, size_t len)
 	if (len == 0)
 		return 0;
 	/* A queue that was not empty already waits for LOOP_WRITE. */
-	if (conn_enqueue(c, m, off, len) == c->head && !c->later) {
+	if (conn_enqueue(c, m, off, len) && !c->later) {
 		c->later = 1;
 		loop_defer(c->loop, conn_later, c);
 	}

@@ -19,11 +19,18 @@ struct msg {
 	unsigned char	 data[];
 };
 
-/* A queued slice of a message: the bytes of m from off up to end. */
+/*
+ * A queued slice of a message: len bytes of m from off.  The two share
+ * a word so that a node stays 24 bytes (32 with malloc's header) however
+ * many lines a fan-out queues; a longer slice takes several nodes.
+ */
+#define QNODE_MAX	((1 << 24) - 1)		/* bytes one node holds */
+
 struct qnode {
 	struct qnode	*next;
 	struct msg	*m;		/* NULL: a free node */
-	size_t		 off, end;
+	uint64_t	 off:40;	/* messages are under 1 TiB */
+	uint64_t	 len:24;
 };
 
 struct conn;
