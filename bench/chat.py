@@ -15,6 +15,8 @@ every member socket:
             the mute member's socket buffers may absorb everything, so
             tests/31-chat-load.bats is the real check of eviction
   churn     C quick connect-and-close clients, then: is the room alive?
+  join RSS  the server's peak resident memory (VmHWM) once all have
+            joined, before any fan-out: the join storm's cost
   rss       the server's peak resident memory (VmHWM) before the churn
 
 ncat aborts at about 1021 members (select), so it runs only at the sizes
@@ -193,6 +195,7 @@ def one(tool, sk, n, k, lines, c, timeout):
     try:
         load = Load(port, n, first, timeout)
         r["join_s"] = load.join_s
+        r["join_rss_mib"] = hwm_mib(p.pid)
         r["lps"], _ = load.fanout(k, lines) if load.join_s else (None, 0)
         mute = load.socks[-1]
         r["mute_lps"], _ = load.fanout(k, lines, mute) if load.join_s \
@@ -226,8 +229,8 @@ def main():
     tools = ["sockkit"] + (["ncat"] if shutil.which("ncat") else [])
     out("chat fan-out: %d senders x %d lines, churn %d, %d rounds" %
         (k, lines, c, runs))
-    out("%-8s %6s %9s %12s %12s %6s %8s" % ("tool", "N", "join s",
-        "lines/s", "mute l/s", "churn", "RSS MiB"))
+    out("%-8s %6s %9s %9s %12s %12s %6s %8s" % ("tool", "N", "join s",
+        "join MiB", "lines/s", "mute l/s", "churn", "RSS MiB"))
     failed = False
     res = {}
     for n in sizes:
@@ -241,8 +244,9 @@ def main():
                 res.setdefault((tool, n), []).append(r)
                 if tool == "sockkit" and ("error" in r or not r["lps"]):
                     failed = True
-                out("%-8s %6d %9s %12s %12s %6s %8.1f%s" % (tool, n,
-                    fmt(r.get("join_s")), fmt(r.get("lps"), "%.0f"),
+                out("%-8s %6d %9s %9s %12s %12s %6s %8.1f%s" % (tool, n,
+                    fmt(r.get("join_s")), fmt(r.get("join_rss_mib"),
+                    "%.1f"), fmt(r.get("lps"), "%.0f"),
                     fmt(r.get("mute_lps"), "%.0f") if r.get("mute_lps")
                     else "stalled", "ok" if r.get("churn_ok") else "died",
                     r["rss_mib"], "  " + r.get("error", "")))
@@ -255,9 +259,11 @@ def main():
             v = [r[key] for r in rs if r.get(key)]
             return statistics.median(v) if v else None
         sj, sl, sr = med(s, "join_s"), med(s, "lps"), med(s, "rss_mib")
+        sjr = med(s, "join_rss_mib")
         nj, nl, nr = med(m, "join_s"), med(m, "lps"), med(m, "rss_mib")
-        line = "N=%d sockkit join %s s, %s lines/s, RSS %s MiB" % (
-            n, fmt(sj), fmt(sl, "%.0f"), fmt(sr, "%.1f"))
+        line = ("N=%d sockkit join %s s (RSS %s MiB), %s lines/s, "
+                "RSS %s MiB") % (n, fmt(sj), fmt(sjr, "%.1f"),
+                                 fmt(sl, "%.0f"), fmt(sr, "%.1f"))
         if m:
             line += "; ncat join %s s, %s lines/s, RSS %s MiB" % (
                 fmt(nj), fmt(nl, "%.0f"), fmt(nr, "%.1f"))

@@ -105,6 +105,16 @@ conn_new(struct loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
 	return c;
 }
 
+/* Drop q's reference; q0 is only marked free. */
+static void
+qnode_free(struct conn *c, struct qnode *q)
+{
+	msg_unref(q->m);
+	q->m = NULL;
+	if (q != &c->q0)
+		free(q);
+}
+
 static void
 conn_free(struct loop *l, void *arg)
 {
@@ -114,8 +124,7 @@ conn_free(struct loop *l, void *arg)
 	(void)l;
 	while ((q = c->head) != NULL) {
 		c->head = q->next;
-		msg_unref(q->m);
-		free(q);
+		qnode_free(c, q);
 	}
 	free(c);
 }
@@ -153,15 +162,15 @@ conn_drop(struct conn *c, size_t w)
 
 	c->queued -= w;
 	while (w > 0 && (q = c->head) != NULL) {
-		left = q->m->len - q->off;
+		left = q->len;
 		if (w < left) {
 			q->off += w;
+			q->len -= w;
 			break;
 		}
 		w -= left;
 		c->head = q->next;
-		msg_unref(q->m);
-		free(q);
+		qnode_free(c, q);
 	}
 	if (c->head == NULL)
 		c->tail = NULL;
@@ -179,7 +188,7 @@ conn_flush(struct conn *c)
 	while (c->head != NULL) {
 		for (n = 0, q = c->head; q != NULL && n < IOVS; q = q->next) {
 			iov[n].iov_base = q->m->data + q->off;
-			iov[n++].iov_len = q->m->len - q->off;
+			iov[n++].iov_len = q->len;
 		}
 		if ((w = writev(c->fd, iov, n)) == -1) {
 			if (errno == EINTR)
@@ -245,24 +254,34 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 		conn_read(c);
 }
 
-/* Append m to the out-queue, taking a reference. */
-static struct qnode *
-conn_enqueue(struct conn *c, struct msg *m)
+/*
+ * Append the len bytes of m at off to the out-queue, a reference a node;
+ * return whether the queue was empty.  Most queues hold one node at a
+ * time: that one is c->q0, not malloc'd.
+ */
+static int
+conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 {
 	struct qnode *q;
+	int was_empty = c->head == NULL;
 
-	q = xmalloc(sizeof(*q));
-	q->next = NULL;
-	q->m = m;
-	q->off = 0;
-	m->refs++;
-	if (c->tail != NULL)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	c->queued += m->len;
-	return q;
+	c->queued += len;
+	while (len > 0) {
+		q = c->q0.m == NULL ? &c->q0 : xmalloc(sizeof(*q));
+		q->next = NULL;
+		q->m = m;
+		q->off = off;
+		q->len = MINIMUM(len, QNODE_MAX);
+		off += q->len;
+		len -= q->len;
+		m->refs++;
+		if (c->tail != NULL)
+			c->tail->next = q;
+		else
+			c->head = q;
+		c->tail = q;
+	}
+	return was_empty;
 }
 
 /*
@@ -273,14 +292,11 @@ conn_enqueue(struct conn *c, struct msg *m)
 int
 conn_send(struct conn *c, struct msg *m)
 {
-	struct qnode *q;
-
 	if (c->dead)
 		return -1;
 	if (m->len == 0)
 		return 0;
-	q = conn_enqueue(c, m);
-	if (c->head == q && conn_flush(c) == -1)
+	if (conn_enqueue(c, m, 0, m->len) && conn_flush(c) == -1)
 		return -1;
 	return c->queued > c->maxq ? -1 : 0;
 }
@@ -303,12 +319,19 @@ conn_later(struct loop *l, void *arg)
 int
 conn_send_later(struct conn *c, struct msg *m)
 {
+	return conn_send_slice(c, m, 0, m->len);
+}
+
+/* As conn_send_later(), for the len bytes of m at off. */
+int
+conn_send_slice(struct conn *c, struct msg *m, size_t off, size_t len)
+{
 	if (c->dead)
 		return -1;
-	if (m->len == 0)
+	if (len == 0)
 		return 0;
 	/* A queue that was not empty already waits for LOOP_WRITE. */
-	if (conn_enqueue(c, m) == c->head && !c->later) {
+	if (conn_enqueue(c, m, off, len) && !c->later) {
 		c->later = 1;
 		loop_defer(c->loop, conn_later, c);
 	}

@@ -19,10 +19,18 @@ struct msg {
 	unsigned char	 data[];
 };
 
+/*
+ * A queued slice of a message: len bytes of m from off.  The two share
+ * a word so that a node stays 24 bytes (32 with malloc's header) however
+ * many lines a fan-out queues; a longer slice takes several nodes.
+ */
+#define QNODE_MAX	((1 << 24) - 1)		/* bytes one node holds */
+
 struct qnode {
 	struct qnode	*next;
-	struct msg	*m;
-	size_t		 off;
+	struct msg	*m;		/* NULL: a free node */
+	uint64_t	 off:40;	/* messages are under 1 TiB */
+	uint64_t	 len:24;
 };
 
 struct conn;
@@ -43,6 +51,7 @@ struct conn {
 	char		 name[ADDR_STRLEN];
 	struct sockaddr_storage ss;
 	struct qnode	*head, *tail;
+	struct qnode	 q0;		/* a node that needs no malloc */
 	size_t		 queued, maxq;
 	int		 paused;	/* not reading */
 	int		 eof;		/* the peer sent EOF */
@@ -67,6 +76,7 @@ struct conn	*conn_new(struct loop *, int, const struct sockaddr *,
 		    socklen_t, size_t, const struct conn_cb *, void *);
 int		 conn_send(struct conn *, struct msg *);
 int		 conn_send_later(struct conn *, struct msg *);
+int		 conn_send_slice(struct conn *, struct msg *, size_t, size_t);
 int		 conn_write(struct conn *, const void *, size_t);
 enum auth_status conn_auth(struct conn *, struct auth *,
 		    const unsigned char **, size_t *);

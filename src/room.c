@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define SWEEP_MS	1000
+#define BATCH_MIN	4096
 
 /*
  * The chat room: members, nicks, commands, history and fan-out.  A line
@@ -26,6 +27,14 @@
  * goes to.  A member whose queue passes its bound is closed and its
  * notice sent later from the loop's deferred pass, so a fan-out never
  * runs inside another and no member is freed while one runs.
+ *
+ * The join and leave notices of a loop turn (up to 256 accepts a wakeup)
+ * go out as one batch message, so a join storm of N members queues N
+ * messages a turn, not N for each join.  Each member gets the slice of
+ * the batch it would have got line by line: a member that joined in it
+ * the part after its own notice, one that left the part before.  Any
+ * other line first sends the batch, so every member's lines keep their
+ * order.
  */
 struct member {
 	TAILQ_ENTRY(member) entry;
@@ -38,6 +47,9 @@ struct member {
 	int		 joined;	/* has a nick, gets room lines */
 	int		 gone;		/* has left; waits to be freed */
 	const char	*why;		/* for the leave notice */
+	unsigned long	 bgen;		/* the batch boff and bend are about */
+	size_t		 boff, bend;	/* its slice of that batch */
+	int		 finish;	/* to close once the batch is sent */
 	char		 nick[NICK_MAX + 1];
 };
 
@@ -57,6 +69,10 @@ struct room {
 	struct msg		**hist;		/* a ring of ro->history */
 	long			 nhist, hfirst;
 	char			*vis;		/* chatline_vis() output */
+	struct msg		*batch;		/* unsent join/leave notices */
+	size_t			 bcap;		/* bytes batch has room for */
+	unsigned long		 bgen;		/* counts batches */
+	int			 bsched;	/* a batch_run() is deferred */
 	int			 closing;	/* at exit: no more notices */
 	int			 status;
 };
@@ -110,15 +126,18 @@ console_detach(struct loop *l, void *arg)
 	member_leave(&r->console);
 }
 
-/* Queue msg for m; a member over its bound is dropped as too slow. */
+/*
+ * Queue len bytes of msg at off for m, even if m has just left; a member
+ * over its bound is dropped as too slow.
+ */
 static void
-deliver(struct member *m, struct msg *msg)
+deliver_slice(struct member *m, struct msg *msg, size_t off, size_t len)
 {
 	struct room *r = m->room;
 
-	if (m->gone || m->out == NULL || m->out->dead)
+	if (m->out == NULL || m->out->dead)
 		return;
-	if (conn_send_later(m->out, msg) == 0 || m->out->dead)
+	if (conn_send_slice(m->out, msg, off, len) == 0 || m->out->dead)
 		return;
 	m->why = " (too slow)";
 	if (m == &r->console) {
@@ -128,6 +147,14 @@ deliver(struct member *m, struct msg *msg)
 		return;
 	}
 	conn_close(m->in, "too slow");
+}
+
+/* Queue msg for m unless m has left. */
+static void
+deliver(struct member *m, struct msg *msg)
+{
+	if (!m->gone)
+		deliver_slice(m, msg, 0, msg->len);
 }
 
 static void
@@ -148,12 +175,81 @@ history_add(struct room *r, struct msg *msg)
 	r->hist[i] = msg;
 }
 
+/* Send the batch: each member its slice (see the top of the file). */
+static void
+batch_flush(struct room *r)
+{
+	struct msg *b = r->batch;
+	struct member *m;
+	size_t end;
+
+	if (b == NULL)
+		return;
+	r->batch = NULL;
+	TAILQ_FOREACH(m, &r->members, entry) {
+		if (!m->joined)
+			continue;
+		if (m->bgen != r->bgen) {
+			deliver(m, b);
+			continue;
+		}
+		end = MINIMUM(m->bend, b->len);
+		if (m->boff < end)
+			deliver_slice(m, b, m->boff, end - m->boff);
+		if (m->finish) {
+			m->finish = 0;
+			conn_finish(m->out);
+		}
+	}
+	msg_unref(b);
+}
+
+static void
+batch_run(struct loop *l, void *arg)
+{
+	struct room *r = arg;
+
+	(void)l;
+	r->bsched = 0;
+	batch_flush(r);
+}
+
+/* Append line to the batch and keep it; return its offset in the batch. */
+static size_t
+batch_add(struct room *r, struct msg *line)
+{
+	size_t off;
+
+	if (r->batch == NULL) {
+		r->bcap = MAXIMUM(BATCH_MIN, line->len);
+		r->batch = msg_new(NULL, r->bcap);
+		r->batch->len = 0;
+		r->bgen++;
+		if (!r->bsched) {
+			r->bsched = 1;
+			loop_defer(r->loop, batch_run, r);
+		}
+	}
+	if (r->batch->len + line->len > r->bcap) {
+		r->bcap = MAXIMUM(r->bcap * 2, r->batch->len + line->len);
+		r->batch = xreallocarray(r->batch, 1, sizeof(*r->batch) +
+		    r->bcap);
+	}
+	off = r->batch->len;
+	memcpy(r->batch->data + off, line->data, line->len);
+	r->batch->len += line->len;
+	history_add(r, line);
+	msg_unref(line);
+	return off;
+}
+
 /* Send msg to every member but from (NULL: all), and keep it. */
 static void
 broadcast(struct room *r, struct member *from, struct msg *msg)
 {
 	struct member *m;
 
+	batch_flush(r);
 	TAILQ_FOREACH(m, &r->members, entry)
 		if (m != from && m->joined)
 			deliver(m, msg);
@@ -161,10 +257,11 @@ broadcast(struct room *r, struct member *from, struct msg *msg)
 	msg_unref(msg);
 }
 
-/* Send msg to m alone. */
+/* Send msg to m alone, after the lines before it. */
 static void
 tell(struct member *m, struct msg *msg)
 {
+	batch_flush(m->room);
 	deliver(m, msg);
 	msg_unref(msg);
 }
@@ -174,6 +271,7 @@ static void
 member_leave(struct member *m)
 {
 	struct room *r = m->room;
+	size_t off;
 
 	if (m->gone)
 		return;
@@ -183,14 +281,33 @@ member_leave(struct member *m)
 	RB_REMOVE(nicktree, &r->nicks, m);
 	r->online--;
 	verbose(r, "left: ", m);
-	broadcast(r, m, msg_fmt("* %s has left%s\n", m->nick,
+	off = batch_add(r, msg_fmt("* %s has left%s\n", m->nick,
 	    m->why != NULL ? m->why : ""));
+	/* It still gets what came before, if it joined before the batch. */
+	if (m->bgen != r->bgen) {
+		m->bgen = r->bgen;
+		m->boff = 0;
+	}
+	m->bend = off;
+}
+
+/* Close m, which has left, once it has been sent what it is owed. */
+static void
+member_finish(struct member *m)
+{
+	struct room *r = m->room;
+
+	if (r->batch != NULL && m->bgen == r->bgen)
+		m->finish = 1;
+	else
+		conn_finish(m->out);
 }
 
 static void
 member_join(struct member *m)
 {
 	struct room *r = m->room;
+	struct msg *welcome;
 	long i;
 
 	do
@@ -199,12 +316,18 @@ member_join(struct member *m)
 	RB_INSERT(nicktree, &r->nicks, m);
 	m->joined = 1;
 	r->online++;
+	/* The batch before m's notice is not m's: no flush here. */
 	for (i = 0; i < r->nhist; i++)
 		deliver(m, r->hist[(r->hfirst + i) % r->ro->history]);
-	tell(m, msg_fmt("* welcome, %s: %ld online; /help lists the "
-	    "commands\n", m->nick, r->online));
+	welcome = msg_fmt("* welcome, %s: %ld online; /help lists the "
+	    "commands\n", m->nick, r->online);
+	deliver(m, welcome);
+	msg_unref(welcome);
 	verbose(r, "joined as ", m);
-	broadcast(r, m, msg_fmt("* %s has joined\n", m->nick));
+	batch_add(r, msg_fmt("* %s has joined\n", m->nick));
+	m->bgen = r->bgen;
+	m->boff = r->batch->len;
+	m->bend = SIZE_MAX;
 }
 
 /* Make len bytes of network text safe to show; valid until next call. */
@@ -306,7 +429,7 @@ cmd_quit(struct member *m, const unsigned char *arg, size_t len)
 	}
 	member_leave(m);
 	conn_pause(m->in, 1);
-	conn_finish(m->out);
+	member_finish(m);
 }
 
 static void
@@ -456,7 +579,7 @@ member_data(struct conn *c, const unsigned char *p, size_t len)
 		return;
 	/* The peer's EOF: it leaves once its queue is written. */
 	member_leave(m);
-	conn_finish(c);
+	member_finish(m);
 }
 
 static void
@@ -612,6 +735,7 @@ room_close(struct room *r)
 	struct member *m, *tmp;
 	long i;
 
+	batch_flush(r);
 	r->closing = 1;
 	if (r->conout != NULL) {
 		conn_flush_sync(r->conout);

@@ -68,3 +68,20 @@ chatpeer() {
 	[[ ${lines[1]} == "sockkit: chat: descriptor limit "[0-9]* ]]
 	[[ $output == *"joined as guest1"* ]]
 }
+
+@test "chat: members joining and leaving at once each get the room's lines between their own join and leave notices" {
+	start_server "$BATS_TEST_TMPDIR/host" chat -l --history 3 \
+	    127.0.0.1 0 </dev/null
+	run --separate-stderr chatpeer storm 50 3
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "61 views agree" ]
+	# The observer guest1 sees what the host sees, and private lines.
+	wait_grep "^\* guest1 has left$" "$BATS_TEST_TMPDIR/host"
+	diff <(printf '%s\n' "${lines[@]:2}" | grep -v "> (private) p ") \
+	    <(sed '1d;$d' "$BATS_TEST_TMPDIR/host")
+	run grep -c "^\* guest[0-9]* has joined$" "$BATS_TEST_TMPDIR/host"
+	[ "$output" = 61 ]
+	run grep -c "^<guest[0-9]*> bye from guest[0-9]*$" \
+	    "$BATS_TEST_TMPDIR/host"
+	[ "$output" = 60 ]
+}

@@ -19,6 +19,14 @@ usage: chatpeer.py HOST PORT MODE [ARG...]
                    and drop what arrives meanwhile
   churn N          N quick connect-and-close members: a third reset, a
                    third send "half a line" and half-close
+  storm N H        an observer and 10 members join; then N members
+                   connect at once while the 10 each send a private
+                   line to the observer and a line to the room; all
+                   send a line and half-close at once; each member's
+                   lines must be the observer's between its own join
+                   and leave notices (none of its own), after H lines
+                   of history; prints "N+11 views agree" then the
+                   observer's lines
 
 Every wait is bounded (10 s, then exit 1 with what was received).
 """
@@ -191,6 +199,127 @@ def churn(host, port, n):
     return 0
 
 
+class Peer:
+    """A non-blocking member in storm(): its bytes and lines."""
+
+    def __init__(self, host, port, sel, block):
+        self.s = socket.socket()
+        if block:
+            self.s.settimeout(WAIT)
+            self.s.connect((host, port))
+        self.s.setblocking(False)
+        if not block:
+            self.s.connect_ex((host, port))
+        self.buf = b""
+        self.lines = []
+        self.eof = False
+        sel.register(self.s, selectors.EVENT_READ, self)
+
+    def read(self, sel):
+        try:
+            b = self.s.recv(262144)
+        except (BlockingIOError, InterruptedError):
+            return
+        except ConnectionError:
+            b = b""
+        if not b:
+            self.eof = True
+            sel.unregister(self.s)
+            return
+        *done, self.buf = (self.buf + b).split(b"\n")
+        self.lines += [x.decode() for x in done]
+
+    def nick(self):
+        for x in self.lines:
+            if x.startswith("* welcome, "):
+                return x[len("* welcome, "):].split(":")[0]
+        return None
+
+    def send(self, text):
+        self.s.setblocking(True)
+        self.s.sendall(text.encode() + b"\n")
+        self.s.setblocking(False)
+
+
+def storm_pump(sel, done):
+    deadline = time.monotonic() + 3 * WAIT
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        for key, _ in sel.select(0.2):
+            key.data.read(sel)
+    return True
+
+
+def welcome(p):
+    return next(i for i, x in enumerate(p.lines)
+                if x.startswith("* welcome, "))
+
+
+def storm_check(obs, ps, hist):
+    """Return why the members' views disagree with the observer's."""
+    w = welcome(obs)
+    full = ["* %s has joined" % obs.nick()] + obs.lines[w + 1:]
+    for p in ps:
+        x = p.nick()
+        w = welcome(p)
+        try:
+            j = full.index("* %s has joined" % x)
+            lv = full.index("* %s has left" % x)
+        except ValueError:
+            return "%s: the observer saw no join or leave" % x
+        want = [y for y in full[j + 1:lv] if not y.startswith("<%s> " % x)
+                and " (private) " not in y]
+        if p.lines[:w] != full[max(0, j - hist):j]:
+            return "%s: history %r" % (x, p.lines[:w])
+        if p.lines[w + 1:] != want:
+            return "%s: got %r, want %r" % (x, p.lines[w + 1:], want)
+    return None
+
+
+def storm(host, port, n, hist):
+    sel = selectors.DefaultSelector()
+    obs = Peer(host, port, sel, True)
+    early = [Peer(host, port, sel, True) for _ in range(10)]
+    if not storm_pump(sel, lambda: all(p.nick() for p in early + [obs])):
+        print("chatpeer: the first 11 did not join", file=sys.stderr)
+        return 1
+    late = [Peer(host, port, sel, False) for _ in range(n)]
+    # A private line goes out at once, after what came before it.
+    for i, p in enumerate(early):
+        p.send("/msg %s p %d\nearly %d" % (obs.nick(), i, i))
+    ps = early + late
+    if not storm_pump(sel, lambda: all(p.nick() for p in ps)):
+        print("chatpeer: %d of %d joined" % (
+            sum(bool(p.nick()) for p in ps), len(ps)), file=sys.stderr)
+        return 1
+    for p in ps:
+        p.send("bye from %s" % p.nick())
+        p.s.shutdown(socket.SHUT_WR)
+    left = lambda: sum(x.endswith(" has left") for x in obs.lines)
+    if not storm_pump(sel, lambda: all(p.eof for p in ps) and
+                      left() == len(ps)):
+        print("chatpeer: %d of %d left" % (left(), len(ps)),
+              file=sys.stderr)
+        return 1
+    for p in early:
+        x = p.nick()
+        i = next(k for k, y in enumerate(obs.lines)
+                 if y.startswith("<%s> (private) " % x))
+        if not obs.lines[i + 1].startswith("<%s> early" % x):
+            print("chatpeer: a line came between %r and %r" % (
+                obs.lines[i], obs.lines[i + 1]), file=sys.stderr)
+            return 1
+    why = storm_check(obs, ps, hist)
+    if why is not None:
+        print("chatpeer: " + why, file=sys.stderr)
+        return 1
+    print("%d views agree" % (len(ps) + 1))
+    for x in obs.lines:
+        print(x)
+    return 0
+
+
 def main():
     host, port, mode, rest = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
                               sys.argv[4:])
@@ -204,6 +333,8 @@ def main():
         return flood(host, port, int(rest[0]))
     if mode == "churn":
         return churn(host, port, int(rest[0]))
+    if mode == "storm":
+        return storm(host, port, int(rest[0]), int(rest[1]))
     print("chatpeer: unknown mode " + mode, file=sys.stderr)
     return 2
 
