@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 
+from tcp import is_listening
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HOST = "127.0.0.1"
@@ -71,13 +73,13 @@ def start(tool, sk, port):
         argv = ["ncat", "--chat", "-l", HOST, str(port)]
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Watch /proc/net/tcp, not a test connection: a connect-and-close
+    # probe is the very churn that can make ncat --chat exit.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection((HOST, port), timeout=1).close()
+        if is_listening(port):
             return p
-        except OSError:
-            time.sleep(0.05)
+        time.sleep(0.05)
     p.kill()
     raise RuntimeError(tool + " did not start")
 
