@@ -326,6 +326,9 @@ listen_io(struct loop *l, int fd, int ready, void *arg)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd != -1) {
 			ls->fn(l, cfd, (struct sockaddr *)&ss, len, ls->arg);
+			/* The callback may have stopped listening on fd. */
+			if (fd >= l->nh || l->h[fd].fn != listen_io)
+				break;
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
