@@ -455,3 +455,21 @@ conn_expired(const struct conn *c, int handshake, long idle_ms)
 	return idle_ms >= 0 && now - c->last >= idle_ms ? "idle timeout" :
 	    NULL;
 }
+
+/*
+ * Make stdout a write-only connection with a queue bound of maxq: a
+ * pipe or socket there is written non-blocking (its flags are restored
+ * at exit), a terminal or file as it is.  Return it, or NULL.
+ */
+struct conn *
+conn_stdout(struct loop *l, size_t maxq, const struct conn_cb *cb,
+    void *arg)
+{
+	struct conn *c;
+
+	if (!isatty(STDOUT_FILENO))
+		fd_nonblock(STDOUT_FILENO);
+	if ((c = conn_new(l, STDOUT_FILENO, NULL, 0, maxq, cb, arg)) != NULL)
+		conn_pause(c, 1);
+	return c;
+}

@@ -87,6 +87,8 @@ void		 conn_finish(struct conn *);
 void		 conn_forget(struct conn *);
 void		 conn_flush_sync(struct conn *);
 const char	*conn_expired(const struct conn *, int, long);
+struct conn	*conn_stdout(struct loop *, size_t, const struct conn_cb *,
+		    void *);
 void		 conn_destroy(struct conn *);
 
 #endif

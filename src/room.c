@@ -711,14 +711,9 @@ console_join(struct room *r)
 	strlcpy(m->nick, r->ro->nick, sizeof(m->nick));
 	frame_dec_init(&m->dec, FRAME_LINE, r->ro->max_line);
 	frame_dec_cut(&m->dec);
-	/* A pipe or socket on stdout may block: write it non-blocking. */
-	if (!isatty(STDOUT_FILENO))
-		fd_nonblock(STDOUT_FILENO);
-	r->conout = conn_new(r->loop, STDOUT_FILENO, NULL, 0, r->ro->maxq,
-	    &console_out_cb, r);
-	if (r->conout == NULL)
+	if ((r->conout = conn_stdout(r->loop, r->ro->maxq, &console_out_cb,
+	    r)) == NULL)
 		err(1, "epoll");
-	conn_pause(r->conout, 1);
 	m->out = r->conout;
 	m->in = conn_new(r->loop, STDIN_FILENO, NULL, 0, 0, &console_in_cb,
 	    m);

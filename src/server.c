@@ -523,13 +523,7 @@ setup_children(struct server *s)
 static void
 setup_stdio(struct server *s)
 {
-	/* A pipe or socket on stdout may block: write it non-blocking. */
-	if (!isatty(STDOUT_FILENO))
-		fd_nonblock(STDOUT_FILENO);
-	s->out = conn_new(s->loop, STDOUT_FILENO, NULL, 0, SIZE_MAX,
-	    &out_cb, s);
-	if (s->out != NULL)
-		conn_pause(s->out, 1);
+	s->out = conn_stdout(s->loop, SIZE_MAX, &out_cb, s);
 	if (s->so->echo || s->so->recv_only)
 		return;
 	frame_dec_init(&s->indec, s->so->frame == FRAME_RAW ? FRAME_RAW :

@@ -801,12 +801,8 @@ udp_init(struct udp *u, int *fds, int nfd, const struct udp_opts *o)
 	for (i = 0; i < nfd; i++)
 		if (loop_add(u->loop, fds[i], LOOP_READ, sock_io, u) == -1)
 			err(1, "epoll");
-	if (!isatty(STDOUT_FILENO))
-		fd_nonblock(STDOUT_FILENO);
-	if ((u->out = conn_new(u->loop, STDOUT_FILENO, NULL, 0, SIZE_MAX,
-	    &out_cb, u)) == NULL)
+	if ((u->out = conn_stdout(u->loop, SIZE_MAX, &out_cb, u)) == NULL)
 		err(1, "epoll");
-	conn_pause(u->out, 1);
 }
 
 static void
