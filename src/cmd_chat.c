@@ -134,13 +134,8 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	int fds[SOCK_MAXLISTEN], nfd, i, rv;
 	long lim;
 
-	if (argc < 1 || argc > (o->family == AF_UNIX ? 1 : 2))
+	if (opts_server_args(argc, argv, o, NULL, &addr, &port) == -1)
 		cmd_usage_error(SYNOPSIS);
-	if (argc == 2)
-		addr = *argv++;
-	port = argv[0];
-	if (o->family != AF_UNIX && opts_port(port, o->numeric, &errstr) == -1)
-		errx(2, "port %s: %s", port, errstr);
 	sko.family = o->family;
 	sko.numeric = o->numeric;
 	lim = fd_limit_raise();

@@ -145,7 +145,7 @@ cmd_timeserver(int argc, char *argv[])
 	struct timeserve_opts to = { .proto = TP_STRFTIME,
 	    .stratum = TP_STRATUM_DEFAULT };
 	struct passwd *pw = NULL;
-	const char *errstr, *user = NULL, *host = NULL, *port;
+	const char *user = NULL, *host = NULL, *port;
 	char defport[16];
 	int fds[SOCK_MAXLISTEN], nfd;
 
@@ -153,19 +153,13 @@ cmd_timeserver(int argc, char *argv[])
 	parse(argc, argv, &o, &to, &user);
 	argc -= optind;
 	argv += optind;
-	if (argc > (o.family == AF_UNIX ? 1 : 2) ||
-	    (o.family == AF_UNIX && argc != 1))
+	snprintf(defport, sizeof(defport), "%d", timeproto_port(to.proto));
+	if (opts_server_args(argc, argv, &o, defport, &host, &port) == -1)
 		cmd_usage_error(SYNOPSIS);
 	if (to.tcp && to.proto == TP_NTP)
 		errx(2, "cannot use --tcp with --proto ntp");
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(2, "user %s: no such user", user);
-	if (argc == 2)
-		host = *argv++;
-	snprintf(defport, sizeof(defport), "%d", timeproto_port(to.proto));
-	port = argc > 0 ? argv[0] : defport;
-	if (o.family != AF_UNIX && opts_port(port, o.numeric, &errstr) == -1)
-		errx(2, "port %s: %s", port, errstr);
 	to.verbose = o.verbose;
 	to.idle_ms = o.timeout_ms;
 	/* Read the zone now: once root is gone it may not be readable. */

@@ -144,14 +144,9 @@ cmd_udp_listen(int argc, char *argv[])
 	parse(argc, argv, &o, &uo, &gs);
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > (o.family == AF_UNIX ? 1 : 2))
+	if (opts_server_args(argc, argv, &o, NULL, &host, &port) == -1)
 		cmd_usage_error(SYNOPSIS);
 	check(&o, &gs);
-	if (argc == 2)
-		host = *argv++;
-	port = argv[0];
-	if (o.family != AF_UNIX && opts_port(port, o.numeric, &errstr) == -1)
-		errx(2, "port %s: %s", port, errstr);
 	sko.family = o.family;
 	sko.numeric = o.numeric;
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)

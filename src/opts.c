@@ -173,3 +173,25 @@ opts_acl(struct acl *acl, int allow, const char *arg)
 	if (acl_add(acl, allow, arg, &errstr) == -1)
 		errx(2, "%s %s: %s", allow ? "allow" : "deny", arg, errstr);
 }
+
+/*
+ * Take a server's "[ADDRESS] PORT" (PATH with -U) from argv: set *host
+ * (NULL: all addresses) and *port, which is defport when omitted (defport
+ * NULL: PORT is required).  Return -1 if the count of arguments is
+ * wrong; exit 2 for a bad port.
+ */
+int
+opts_server_args(int argc, char *argv[], const struct opts *o,
+    const char *defport, const char **host, const char **port)
+{
+	const char *errstr;
+	int min = defport != NULL && o->family != AF_UNIX ? 0 : 1;
+
+	if (argc < min || argc > (o->family == AF_UNIX ? 1 : 2))
+		return -1;
+	*host = argc == 2 ? argv[0] : NULL;
+	*port = argc == 0 ? defport : argv[argc - 1];
+	if (o->family != AF_UNIX && opts_port(*port, o->numeric, &errstr) == -1)
+		errx(2, "port %s: %s", *port, errstr);
+	return 0;
+}
