@@ -56,8 +56,9 @@ addr_resolve(const char *host, const char *port, int family, int socktype,
  * Format sa as "HOST:PORT", "[V6]:PORT" or a Unix path into buf; an
  * IPv4-mapped IPv6 address is shown as IPv4.
  */
-const char *
-addr_fmt(const struct sockaddr *sa, socklen_t salen, char *buf, size_t size)
+static const char *
+fmt(const struct sockaddr *sa, socklen_t salen, char *buf, size_t size,
+    int words)
 {
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
@@ -88,11 +89,28 @@ addr_fmt(const struct sockaddr *sa, socklen_t salen, char *buf, size_t size)
 		strlcpy(buf, "?", size);
 		return buf;
 	}
-	if (sa->sa_family == AF_INET6)
+	if (words)
+		snprintf(buf, size, "%s port %s", host, serv);
+	else if (sa->sa_family == AF_INET6)
 		snprintf(buf, size, "[%s]:%s", host, serv);
 	else
 		snprintf(buf, size, "%s:%s", host, serv);
 	return buf;
+}
+
+/* Format sa as HOST:PORT or [V6]:PORT into buf; return buf. */
+const char *
+addr_fmt(const struct sockaddr *sa, socklen_t salen, char *buf, size_t size)
+{
+	return fmt(sa, salen, buf, size, 0);
+}
+
+/* Format sa as messages name a peer, "HOST port PORT"; return buf. */
+const char *
+addr_fmt_words(const struct sockaddr *sa, socklen_t salen, char *buf,
+    size_t size)
+{
+	return fmt(sa, salen, buf, size, 1);
 }
 
 /* Return the port of an inet socket address, 0 for others. */

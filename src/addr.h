@@ -23,6 +23,8 @@ struct acl {
 struct addrinfo	*addr_resolve(const char *, const char *, int, int, int,
 		    int, const char **);
 const char	*addr_fmt(const struct sockaddr *, socklen_t, char *, size_t);
+const char	*addr_fmt_words(const struct sockaddr *, socklen_t, char *,
+		    size_t);
 int		 addr_port(const struct sockaddr *);
 int		 addr_cidr_parse(const char *, struct cidr *, const char **);
 int		 addr_cidr_match(const struct cidr *, const struct sockaddr *);

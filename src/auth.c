@@ -270,6 +270,24 @@ auth_run(int fd, struct auth *a, int timeout_ms, const char **errstr)
 	}
 }
 
+/*
+ * Run a whole handshake in role on the connected fd with key, within
+ * timeout_ms (-1: AUTH_TIMEOUT_MS); return 0, or -1 and set *errstr.
+ */
+int
+auth_handshake(int fd, enum auth_role role, const unsigned char *key,
+    size_t keylen, long timeout_ms, const char **errstr)
+{
+	struct auth a;
+	int rv;
+
+	auth_init(&a, role, key, keylen);
+	rv = auth_run(fd, &a, timeout_ms >= 0 ?
+	    (int)MINIMUM(timeout_ms, INT_MAX) : AUTH_TIMEOUT_MS, errstr);
+	explicit_bzero(&a, sizeof(a));
+	return rv;
+}
+
 /* Read up to size bytes, retrying short reads; return the count or -1. */
 static ssize_t
 read_full(int fd, unsigned char *buf, size_t size)

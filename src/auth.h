@@ -68,6 +68,8 @@ enum auth_status
 	auth_feed(struct auth *, const void *, size_t, size_t *);
 /* Run a whole handshake on fd within timeout_ms (-1: none); 0 or -1. */
 int	auth_run(int, struct auth *, int, const char **);
+int	auth_handshake(int, enum auth_role, const unsigned char *, size_t,
+	    long, const char **);
 
 /*
  * Read a key: the file less one trailing newline; turn off core files

@@ -14,11 +14,9 @@
 #include "opts.h"
 #include "pump.h"
 #include "scan.h"
-#include "server.h"
 #include "sock.h"
 
 #define SYNOPSIS "sockkit tcp-connect [OPTIONS] HOST PORT"
-#define SESSION_MAXQ	(1024 * 1024)
 
 enum {
 	OPT_RETRY = OPT_CMD,
@@ -103,50 +101,6 @@ parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
 	}
 }
 
-/* Run the handshake, then wipe the key: it is not needed any more. */
-static int
-authenticate(int fd, struct opts *o)
-{
-	struct auth a;
-	const char *errstr;
-	int rv;
-
-	auth_init(&a, AUTH_CLIENT, o->key, o->keylen);
-	rv = auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
-	    AUTH_TIMEOUT_MS, &errstr);
-	auth_key_free(o->key, o->keylen);
-	explicit_bzero(&a, sizeof(a));
-	o->key = NULL;
-	if (rv == -1) {
-		warnx("%s", errstr);
-		return -1;
-	}
-	if (o->verbose > 0)
-		warnx("authenticated");
-	return 0;
-}
-
-/* With --frame, the connection runs through the framing engine. */
-static int
-session(int fd, const struct opts *o, const struct pump_opts *po)
-{
-	struct serve_opts so = { .max_conns = 1, .maxq = SESSION_MAXQ };
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
-		err(1, "getpeername");
-	so.verbose = o->verbose;
-	so.idle_ms = o->timeout_ms;
-	so.frame = o->frame;
-	so.max_frame = o->max_frame;
-	so.no_shutdown = po->no_shutdown;
-	so.keep_sending = po->keep_sending;
-	so.send_only = po->send_only;
-	so.recv_only = po->recv_only;
-	return server_session(fd, (struct sockaddr *)&ss, len, &so);
-}
-
 int
 cmd_tcp_connect(int argc, char *argv[])
 {
@@ -155,7 +109,7 @@ cmd_tcp_connect(int argc, char *argv[])
 	struct pump_opts po = { 0 };
 	const char *errstr, *host, *port;
 	char peer[160];
-	int fd, scan = 0;
+	int fd, rv, scan = 0;
 
 	opts_init(&o);
 	parse(argc, argv, &o, &so, &po, &scan);
@@ -187,12 +141,20 @@ cmd_tcp_connect(int argc, char *argv[])
 		snprintf(peer, sizeof(peer), "%s", host);
 	if (o.verbose > 0)
 		warnx("connected to %s", peer);
-	if (o.key != NULL && authenticate(fd, &o) == -1)
-		return 1;
-	if (o.frame != FRAME_RAW)
-		return session(fd, &o, &po);
+	if (o.key != NULL) {
+		rv = auth_handshake(fd, AUTH_CLIENT, o.key, o.keylen,
+		    o.timeout_ms, &errstr);
+		auth_key_free(o.key, o.keylen);
+		if (rv == -1)
+			errx(1, "%s", errstr);
+		if (o.verbose > 0)
+			warnx("authenticated");
+	}
 	po.peer = peer;
+	po.in_name = "standard input";
 	po.idle_ms = o.timeout_ms;
+	po.frame = o.frame;
+	po.max_frame = o.max_frame;
 	po.progress = o.progress && isatty(STDERR_FILENO);
 	return pump_session(fd, &po, o.verbose);
 }

@@ -165,7 +165,10 @@ check(const struct opts *o, const struct serve_opts *so)
 		errx(2, "cannot use --tag without --frame line or len32");
 }
 
-/* One plain connection goes through the pump and its splice fast path. */
+/*
+ * One connection, plain or framed, goes through the stream core and its
+ * splice fast path, once the handshake (--auth-key) has succeeded.
+ */
 static int
 serve_one(int *fds, int nfd, const struct opts *o,
     const struct serve_opts *so)
@@ -186,11 +189,21 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	/* Exactly one connection: stop listening once it is accepted. */
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
-	addr_fmt((struct sockaddr *)&ss, sslen, peer, sizeof(peer));
+	addr_fmt_words((struct sockaddr *)&ss, sslen, peer, sizeof(peer));
 	if (o->verbose > 0)
 		warnx("connection from %s", peer);
+	if (o->key != NULL) {
+		if (auth_handshake(fd, AUTH_SERVER, o->key, o->keylen,
+		    o->timeout_ms, &errstr) == -1)
+			errx(1, "%s: %s", peer, errstr);
+		if (o->verbose > 0)
+			warnx("%s: authenticated", peer);
+	}
 	po.peer = peer;
+	po.in_name = "standard input";
 	po.idle_ms = o->timeout_ms;
+	po.frame = o->frame;
+	po.max_frame = o->max_frame;
 	po.progress = o->progress && isatty(STDERR_FILENO);
 	po.send_only = so->send_only;
 	po.recv_only = so->recv_only;
@@ -232,8 +245,7 @@ cmd_tcp_serve(int argc, char *argv[])
 	so.max_frame = o.max_frame;
 	so.key = o.key;
 	so.keylen = o.keylen;
-	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL &&
-	    o.frame == FRAME_RAW && o.key == NULL)
+	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL)
 		rv = serve_one(fds, nfd, &o, &so);
 	else {
 		lim = fd_limit_raise();

@@ -3,7 +3,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 
 #include <err.h>
 #include <errno.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "pump.h"
 #include "util.h"
 
@@ -24,36 +28,63 @@
 #define STEPS		64		/* transfers per wakeup, for fairness */
 #define PROGRESS_MS	500
 #define ACK_POLL_MS	10
+#define LINGER_MS	10000		/* drain before close, without -w */
+#define TCPS_CLOSE	7		/* tcpi_state after a reset */
 
 /*
  * How a direction moves bytes: splice(2) when one end is a pipe,
  * sendfile(2) from a regular file, splice through a private pipe into a
- * file or device, and read/write through a buffer for everything else.
+ * file or device, read/write through a buffer for everything else, and
+ * through a frame decoder and encoder with --frame.
  */
-enum mode { M_BUFFER, M_SPLICE, M_SENDFILE, M_VIAPIPE };
+enum mode { M_BUFFER, M_SPLICE, M_SENDFILE, M_VIAPIPE, M_FRAME };
+
+/* Which end of a direction failed, or why it stopped. */
+enum fail { F_NONE, F_FROM, F_TO, F_PROTO };
 
 struct dir {
-	const char	*rdop, *wrop;	/* what failed, for messages */
 	int		 from, to;
 	enum mode	 mode;
 	int		 blocking;	/* from is blocking: one read a wakeup */
 	int		 from_ready, to_ready;
 	int		 eof;		/* nothing more will be read */
 	int		 done;		/* eof and everything written */
-	int		 to_gone;	/* the reader of stdout went away */
-	int		 to_stdout;	/* to is stdout, from the socket */
-	int		 closed;	/* its end was shut down */
+	int		 to_gone;	/* the reader of to went away */
+	int		 to_sock;	/* to is the socket */
+	int		 closed;	/* its end was dealt with */
 	int		 p[2];		/* M_VIAPIPE */
-	size_t		 pending;	/* bytes in buf or p */
-	unsigned char	*buf;		/* M_BUFFER */
+	size_t		 pending;	/* bytes in buf, p or out */
+	unsigned char	*buf;		/* M_BUFFER, M_FRAME: read buffer */
 	size_t		 off;
-	uint64_t	 bytes;
+	struct frame_dec dec;		/* M_FRAME */
+	int		 slice;		/* the decoder holds a fed slice */
+	int		 len32;		/* M_FRAME: encode len32 frames */
+	int		 nl;		/* M_FRAME: end each message in \n */
+	unsigned char	*out;		/* M_FRAME: encoded, to write */
+	size_t		 outcap;
+	uint64_t	 bytes;		/* delivered to to */
+	enum fail	 fail;
+	int		 errnum;
+	const char	*errstr;	/* F_PROTO */
 };
 
-static char pump_err[256];
+struct pump {
+	struct dir		 up, down;	/* in -> sock, sock -> out */
+	int			 sock;
+	const struct pump_opts	*po;
+	int			 in_tty;	/* a person types stdin */
+	int			 discard;	/* down goes to /dev/null */
+	int			 acked;		/* all we sent is acknowledged */
+	int			 outq;		/* SIOCOUTQ at the last look */
+	int64_t			 last;		/* last traffic */
+	int64_t			 up_end;	/* when up was acknowledged */
+	char			*msg;		/* what went wrong */
+};
+
+static char pump_msg[320];
 
 static void
-dir_init(struct dir *d, int from, int to, int from_sock)
+dir_init(struct dir *d, int from, int to, int to_sock)
 {
 	struct stat fst, tst;
 	int fl;
@@ -61,7 +92,7 @@ dir_init(struct dir *d, int from, int to, int from_sock)
 	memset(d, 0, sizeof(*d));
 	d->from = from;
 	d->to = to;
-	d->to_stdout = from_sock;
+	d->to_sock = to_sock;
 	d->p[0] = d->p[1] = -1;
 	d->from_ready = d->to_ready = 1;
 	if (fstat(from, &fst) == -1 || fstat(to, &tst) == -1)
@@ -69,9 +100,9 @@ dir_init(struct dir *d, int from, int to, int from_sock)
 	if (S_ISFIFO(fst.st_mode) || S_ISFIFO(tst.st_mode)) {
 		d->mode = M_SPLICE;
 		fcntl(S_ISFIFO(fst.st_mode) ? from : to, F_SETPIPE_SZ, PIPESZ);
-	} else if (!from_sock && S_ISREG(fst.st_mode))
+	} else if (to_sock && S_ISREG(fst.st_mode))
 		d->mode = M_SENDFILE;
-	else if (from_sock && (S_ISREG(tst.st_mode) ||
+	else if (!to_sock && (S_ISREG(tst.st_mode) ||
 	    (S_ISCHR(tst.st_mode) && !isatty(to))) &&
 	    pipe2(d->p, O_CLOEXEC | O_NONBLOCK) == 0) {
 		d->mode = M_VIAPIPE;
@@ -86,6 +117,29 @@ dir_init(struct dir *d, int from, int to, int from_sock)
 	}
 }
 
+/*
+ * Frame a direction: toward the socket each line of stdin is a line, or
+ * a len32 frame without its newline; from the socket each message is
+ * written as a line.  A message is held whole, so a direction holds at
+ * most max_frame bytes in its decoder and a read's worth of output.
+ */
+static void
+dir_frame(struct dir *d, enum frame_mode mode, size_t max)
+{
+	free(d->buf);
+	if (d->p[0] != -1) {
+		close(d->p[0]);
+		close(d->p[1]);
+		d->p[0] = d->p[1] = -1;
+	}
+	d->mode = M_FRAME;
+	d->buf = xmalloc(BUFSZ);
+	d->from_ready = !d->blocking;
+	d->len32 = d->to_sock && mode == FRAME_LEN32;
+	d->nl = !d->to_sock;
+	frame_dec_init(&d->dec, d->to_sock ? FRAME_LINE : mode, max);
+}
+
 static void
 dir_free(struct dir *d)
 {
@@ -93,7 +147,12 @@ dir_free(struct dir *d)
 		close(d->p[0]);
 		close(d->p[1]);
 	}
+	if (d->mode == M_FRAME)
+		frame_dec_free(&d->dec);
 	free(d->buf);
+	free(d->out);
+	d->p[0] = d->p[1] = -1;
+	d->buf = d->out = NULL;
 }
 
 /* Fall back to read/write, first moving what the private pipe holds. */
@@ -117,7 +176,6 @@ dir_fallback(struct dir *d)
 	}
 	dir_free(d);
 	d->buf = xmalloc(BUFSZ);
-	d->p[0] = d->p[1] = -1;
 	d->off = d->pending = 0;
 	d->mode = M_BUFFER;
 	d->from_ready = !d->blocking;
@@ -126,7 +184,7 @@ dir_fallback(struct dir *d)
 
 /* Record the outcome of a read-side call; return 1 if it moved bytes. */
 static int
-got(struct dir *d, ssize_t n, int *err)
+got(struct dir *d, ssize_t n)
 {
 	if (n > 0)
 		return 1;
@@ -134,34 +192,37 @@ got(struct dir *d, ssize_t n, int *err)
 		d->eof = 1;
 	else if (errno == EAGAIN)
 		d->from_ready = 0;
-	else if (errno != EINTR)
-		*err = 1;
+	else if (errno != EINTR) {
+		d->fail = F_FROM;
+		d->errnum = errno;
+	}
 	return 0;
 }
 
 /* Record the outcome of a write-side call; return 1 if it moved bytes. */
 static int
-put(struct dir *d, ssize_t n, int *err)
+put(struct dir *d, ssize_t n)
 {
 	if (n > 0)
 		return 1;
 	if (n == -1 && errno == EAGAIN)
 		d->to_ready = 0;
-	else if (n == -1 && errno == EPIPE && d->to_stdout)
+	else if (n == -1 && errno == EPIPE && !d->to_sock)
 		d->to_gone = 1;
-	else if (n == -1 && errno != EINTR)
-		*err = 1;
+	else if (n == -1 && errno != EINTR) {
+		d->fail = F_TO;
+		d->errnum = errno;
+	}
 	return 0;
 }
 
 static int
-step_buffer(struct dir *d, int *err, int *rd)
+step_buffer(struct dir *d)
 {
 	ssize_t n;
 
 	if (d->pending > 0 && d->to_ready) {
-		*rd = 0;
-		if (!put(d, n = write(d->to, d->buf + d->off, d->pending), err))
+		if (!put(d, n = write(d->to, d->buf + d->off, d->pending)))
 			return 0;
 		d->off += n;
 		d->pending -= n;
@@ -170,11 +231,10 @@ step_buffer(struct dir *d, int *err, int *rd)
 	}
 	if (d->pending > 0 || d->eof || !d->from_ready)
 		return 0;
-	*rd = 1;
 	n = read(d->from, d->buf, BUFSZ);
 	if (d->blocking)
 		d->from_ready = 0;
-	if (!got(d, n, err))
+	if (!got(d, n))
 		return 0;
 	d->off = 0;
 	d->pending = n;
@@ -191,7 +251,7 @@ writable(int fd)
 }
 
 static int
-step_splice(struct dir *d, int moved, int *err, int *rd)
+step_splice(struct dir *d, int moved)
 {
 	ssize_t n;
 
@@ -215,16 +275,17 @@ step_splice(struct dir *d, int moved, int *err, int *rd)
 			d->to_ready = 0;
 		return 0;
 	}
-	/* A reset is the socket's, the write side when sending. */
-	*rd = n == 0 || (errno != EPIPE &&
-	    !(errno == ECONNRESET && !d->to_stdout));
 	if (n == -1 && errno == EINVAL && d->bytes == 0)
-		return dir_fallback(d) == 0 ? 1 : (*err = 1, 0);
-	return *rd ? got(d, n, err) : put(d, n, err);
+		return dir_fallback(d) == 0;
+	/* A reset belongs to the socket: the write side when sending. */
+	if (n == 0 || (errno != EPIPE &&
+	    !(errno == ECONNRESET && d->to_sock)))
+		return got(d, n);
+	return put(d, n);
 }
 
 static int
-step_sendfile(struct dir *d, int *err, int *rd)
+step_sendfile(struct dir *d)
 {
 	ssize_t n;
 
@@ -236,23 +297,21 @@ step_sendfile(struct dir *d, int *err, int *rd)
 		return 1;
 	}
 	if (n == -1 && (errno == EINVAL || errno == ENOSYS) && d->bytes == 0)
-		return dir_fallback(d) == 0 ? 1 : (*err = 1, 0);
-	*rd = n == 0;
-	return *rd ? got(d, n, err) : put(d, n, err);
+		return dir_fallback(d) == 0;
+	return n == 0 ? got(d, n) : put(d, n);
 }
 
 static int
-step_viapipe(struct dir *d, int *err, int *rd)
+step_viapipe(struct dir *d)
 {
 	ssize_t n;
 
 	if (d->pending > 0) {
-		*rd = 0;
 		n = splice(d->p[0], NULL, d->to, NULL, d->pending,
 		    SPLICE_F_MOVE);
 		if (n == -1 && errno == EINVAL)
-			return dir_fallback(d) == 0 ? 1 : (*err = 1, 0);
-		if (!put(d, n, err))
+			return dir_fallback(d) == 0;
+		if (!put(d, n))
 			return 0;
 		d->pending -= n;
 		d->bytes += n;
@@ -260,49 +319,120 @@ step_viapipe(struct dir *d, int *err, int *rd)
 	}
 	if (d->eof || !d->from_ready)
 		return 0;
-	*rd = 1;
 	n = splice(d->from, NULL, d->p[1], NULL, CHUNK,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (!got(d, n, err))
+	if (!got(d, n))
 		return 0;
 	d->pending += n;
 	return 1;
 }
 
+/* Append one message to d->out, encoded for the other end. */
+static void
+frame_put(struct dir *d, const unsigned char *msg, size_t len)
+{
+	size_t need;
+
+	if (d->len32 && len > 0 && msg[len - 1] == '\n')
+		len--;
+	need = d->pending + len + FRAME_HDRLEN + 1;
+	if (need > d->outcap) {
+		d->outcap = MAXIMUM(need, MAXIMUM(d->outcap * 2, BUFSZ));
+		d->out = realloc(d->out, d->outcap);
+		if (d->out == NULL)
+			err(1, NULL);
+	}
+	if (d->len32) {
+		frame_len32_hdr(d->out + d->pending, len);
+		d->pending += FRAME_HDRLEN;
+	}
+	memcpy(d->out + d->pending, msg, len);
+	d->pending += len;
+	/* A line keeps its newline; a final line without one gets one. */
+	if (d->nl && (d->dec.mode == FRAME_LEN32 || len == 0 ||
+	    msg[len - 1] != '\n'))
+		d->out[d->pending++] = '\n';
+}
+
 /*
- * Move what can be moved now, at most STEPS transfers; return the bytes
- * delivered, or -1 with errno set and pump_err naming the operation.
+ * Framed: write what is encoded; else encode the messages of the fed
+ * slice, at most a buffer's worth; else read and feed the next slice.
  */
+static int
+step_frame(struct dir *d)
+{
+	const unsigned char *msg;
+	size_t len;
+	ssize_t n;
+	int r = 0;
+
+	if (d->pending > 0) {
+		if (!d->to_ready || !put(d, n = write(d->to, d->out + d->off,
+		    d->pending)))
+			return 0;
+		d->off += n;
+		d->pending -= n;
+		d->bytes += n;
+		return 1;
+	}
+	d->off = 0;
+	while (d->slice && d->pending < BUFSZ &&
+	    (r = frame_next(&d->dec, &msg, &len, &d->errstr)) == 1)
+		frame_put(d, msg, len);
+	if (r == -1) {
+		d->fail = F_PROTO;
+		return 0;
+	}
+	if (r == 0)
+		d->slice = 0;
+	if (d->pending > 0)
+		return 1;
+	if (d->slice || d->eof || !d->from_ready)
+		return 0;
+	n = read(d->from, d->buf, BUFSZ);
+	if (d->blocking)
+		d->from_ready = 0;
+	if (n == 0) {
+		d->eof = 1;
+		frame_dec_eof(&d->dec);
+	} else if (!got(d, n))
+		return 0;
+	else
+		frame_dec_feed(&d->dec, d->buf, n);
+	d->slice = 1;
+	return 1;
+}
+
+/* Move what can be moved now, at most STEPS transfers; return bytes. */
 static int64_t
 dir_step(struct dir *d)
 {
 	uint64_t before = d->bytes;
-	int i, err = 0, rd = 0, moved = 1;
+	int i, moved = 1;
 
-	for (i = 0; i < STEPS && moved && !err && !d->done; i++) {
+	for (i = 0; i < STEPS && moved && d->fail == F_NONE && !d->done;
+	    i++) {
 		switch (d->mode) {
 		case M_SPLICE:
-			moved = step_splice(d, i > 0, &err, &rd);
+			moved = step_splice(d, i > 0);
 			break;
 		case M_SENDFILE:
-			moved = step_sendfile(d, &err, &rd);
+			moved = step_sendfile(d);
 			break;
 		case M_VIAPIPE:
-			moved = step_viapipe(d, &err, &rd);
+			moved = step_viapipe(d);
+			break;
+		case M_FRAME:
+			moved = step_frame(d);
 			break;
 		default:
-			moved = step_buffer(d, &err, &rd);
+			moved = step_buffer(d);
 			break;
 		}
-		if (d->eof && d->pending == 0)
+		if (d->eof && d->pending == 0 && !d->slice)
 			d->done = 1;
 	}
-	if (err) {
-		snprintf(pump_err, sizeof(pump_err), "%s",
-		    rd ? d->rdop : d->wrop);
-		return -1;
-	}
-	return d->bytes - before;
+	return d->fail != F_NONE ? -1 : (int64_t)(d->bytes - before);
 }
 
 /* Add the descriptors d waits on to pfd; return how many. */
@@ -313,8 +443,8 @@ dir_wants(struct dir *d, struct pollfd *pfd)
 
 	if (d->done)
 		return 0;
-	if (!d->from_ready && !d->eof && (d->mode != M_BUFFER ||
-	    d->pending == 0)) {
+	if (!d->from_ready && !d->eof && !d->slice &&
+	    (d->mode == M_SPLICE || d->pending == 0)) {
 		pfd[n].fd = d->from;
 		pfd[n++].events = POLLIN;
 	}
@@ -360,151 +490,344 @@ progress(const struct pump_stats *st, int final)
 	    getprogname(), s, r, rate, final ? "\n" : "");
 }
 
-/* True once the peer has acknowledged every byte sent. */
-static int
-acked(int sock)
-{
-	int n;
-
-	return ioctl(sock, SIOCOUTQ, &n) == -1 || n == 0;
-}
-
 /*
- * The end-of-stream rules, after nc's readwrite(): stdin EOF with its
- * buffer drained -> shutdown(SHUT_WR) unless --no-shutdown; peer EOF ->
- * deliver what is buffered and close stdout, then stop unless
- * --keep-sending; stdout gone -> shutdown(SHUT_RD); both done -> done.
+ * Look at what the peer has acknowledged: return 1 once every byte sent
+ * is, 0 while some are in flight, -1 if the connection was reset (after
+ * a reset the send queue never drains).  Unix sockets count bytes the
+ * peer has not read yet, which is stricter still.
  */
-static void
-update_ends(struct dir *up, struct dir *down, int sock,
-    const struct pump_opts *po)
-{
-	if (up->done && !up->closed) {
-		up->closed = 1;
-		if (!po->no_shutdown && !po->recv_only)
-			shutdown(sock, SHUT_WR);
-	}
-	if (down->to_gone && !down->done) {
-		down->done = 1;
-		shutdown(sock, SHUT_RD);
-	}
-	if (down->done && !down->closed) {
-		down->closed = 1;
-		if (down->eof) {
-			close(down->to);
-			/* Peer EOF ends the session unless --keep-sending. */
-			if (!po->keep_sending && !po->send_only && !up->eof) {
-				up->eof = 1;
-				up->done = up->pending == 0;
-			}
-		}
-	}
-}
-
 static int
-pump_wait(struct dir *up, struct dir *down, const struct pump_opts *po,
-    int64_t last, struct pump_stats *st)
+ack_state(struct pump *p)
 {
-	struct pollfd pfd[4];
-	int64_t now, left = -1;
-	int n, nup, r;
+	struct tcp_info ti;
+	socklen_t len;
+	int n, e = 0;
 
-	nup = dir_wants(up, pfd);
-	n = nup + dir_wants(down, pfd + nup);
-	now = now_ms();
-	if (po->idle_ms >= 0) {
-		left = last + po->idle_ms - now;
-		if (left <= 0) {
-			snprintf(pump_err, sizeof(pump_err),
-			    "no traffic for %.3gs", po->idle_ms / 1000.0);
-			errno = ETIMEDOUT;
-			return -1;
-		}
+	if (ioctl(p->sock, SIOCOUTQ, &n) == -1 || n == 0)
+		return 1;
+	if (n != p->outq) {
+		/* Acknowledgements are traffic for -w. */
+		p->outq = n;
+		p->last = now_ms();
 	}
-	if (po->progress && (left < 0 || left > PROGRESS_MS))
-		left = PROGRESS_MS;
-	/* --send-only at its end polls for the peer's last ack. */
-	if (up->done && po->send_only && (left < 0 || left > ACK_POLL_MS))
-		left = ACK_POLL_MS;
-	if ((r = poll(pfd, n, left > INT32_MAX ? INT32_MAX : (int)left)) == -1
-	    && errno != EINTR) {
-		snprintf(pump_err, sizeof(pump_err), "poll");
+	len = sizeof(e);
+	if (getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &e, &len) == 0 &&
+	    e != 0) {
+		errno = e;
 		return -1;
 	}
-	if (po->progress)
-		progress(st, 0);
-	if (r > 0) {
-		dir_woken(up, pfd, nup);
-		dir_woken(down, pfd + nup, n - nup);
+	len = sizeof(ti);
+	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_state == TCPS_CLOSE) {
+		errno = ECONNRESET;
+		return -1;
 	}
 	return 0;
 }
 
 /*
+ * Count what of the input never reached the peer: what the peer's kernel
+ * did not acknowledge, what is held here, and what is left in a file.
+ * Return the count; *atleast is set if more may follow in a pipe.
+ */
+static uint64_t
+undelivered(struct pump *p, int *atleast)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	struct stat st;
+	uint64_t n = p->up.pending;
+	off_t pos;
+	int q;
+
+	*atleast = 0;
+	if (p->po->recv_only)
+		return 0;
+	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct tcp_info, tcpi_bytes_acked) +
+	    sizeof(ti.tcpi_bytes_acked)) {
+		/* bytes_acked counts the SYN too. */
+		if (ti.tcpi_bytes_acked > 0)
+			ti.tcpi_bytes_acked--;
+		if (p->up.bytes > ti.tcpi_bytes_acked)
+			n += p->up.bytes - ti.tcpi_bytes_acked;
+	}
+	if (p->up.eof)
+		return n;
+	if (fstat(p->up.from, &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((pos = lseek(p->up.from, 0, SEEK_CUR)) != -1 &&
+		    st.st_size > pos)
+			n += st.st_size - pos;
+	} else {
+		if (ioctl(p->up.from, FIONREAD, &q) == 0 && q > 0)
+			n += q;
+		*atleast = 1;
+	}
+	return n;
+}
+
+/* Write out what is held for stdout, as far as it goes without waiting. */
+static void
+deliver_held(struct pump *p)
+{
+	struct dir *d = &p->down;
+	int i;
+
+	if (p->discard || d->closed)
+		return;
+	d->fail = F_NONE;
+	for (i = 0; i < 4 && !d->done && d->fail == F_NONE; i++)
+		if (dir_step(d) <= 0)
+			break;
+}
+
+/*
+ * The connection is gone under us: say so, with how much of the input
+ * did not arrive, once what was received is written.
+ */
+static void
+reset_msg(struct pump *p, int errnum)
+{
+	uint64_t n;
+	int atleast, len;
+
+	n = undelivered(p, &atleast);
+	deliver_held(p);
+	len = snprintf(p->msg, sizeof(pump_msg), "%s: %s", p->po->peer,
+	    errnum == ECONNRESET || errnum == EPIPE ?
+	    "connection reset by peer" : strerror(errnum));
+	if (n > 0 && len > 0 && (size_t)len < sizeof(pump_msg))
+		snprintf(p->msg + len, sizeof(pump_msg) - len,
+		    "; %s%" PRIu64 " bytes of %s not delivered",
+		    atleast ? "at least " : "", n, p->po->in_name);
+}
+
+/* Name what failed in direction d. */
+static void
+fail_msg(struct pump *p, struct dir *d)
+{
+	const char *what = d == &p->up ? p->po->in_name : "standard output";
+
+	if (d->fail == F_PROTO)
+		snprintf(p->msg, sizeof(pump_msg), "%s: %s", d == &p->up ?
+		    p->po->in_name : p->po->peer, d->errstr);
+	else if ((d->fail == F_TO) == (d == &p->up))
+		reset_msg(p, d->errnum);
+	else
+		snprintf(p->msg, sizeof(pump_msg), "%s %s: %s", d == &p->up ?
+		    "read" : "write", what, strerror(d->errnum));
+}
+
+/* From now on what the peer sends is read and thrown away. */
+static void
+go_discard(struct pump *p)
+{
+	int null;
+
+	if (p->discard)
+		return;
+	p->discard = 1;
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		null = -1;
+	dir_free(&p->down);
+	dir_init(&p->down, p->sock, null, 0);
+	p->down.closed = 1;
+}
+
+/*
+ * Close stdout so that its reader sees the end, leaving /dev/null in its
+ * place (a descriptor number reused by chance would be worse).
+ */
+static void
+close_out(int fd)
+{
+	int null;
+
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		close(fd);
+	else if (null != fd) {
+		dup2(null, fd);
+		close(null);
+	}
+}
+
+/*
+ * The End-of-stream rules, in one place.  stdin EOF with everything
+ * written -> shutdown(SHUT_WR) (not with --no-shutdown).  Peer EOF ->
+ * everything received is written and stdout closed; a person at a
+ * terminal is done then, anything else goes on sending stdin to its end.
+ * stdout's reader gone -> what the peer sends is thrown away, so that a
+ * close never turns unread data into a reset.
+ */
+static void
+update_ends(struct pump *p)
+{
+	struct dir *up = &p->up, *down = &p->down;
+
+	if (up->done && !up->closed) {
+		up->closed = 1;
+		if (!p->po->no_shutdown && !p->po->recv_only)
+			shutdown(p->sock, SHUT_WR);
+	}
+	if (down->to_gone)
+		go_discard(p);
+	if (down->done && !down->closed) {
+		down->closed = 1;
+		close_out(down->to);
+	}
+	if (down->done && p->in_tty && !p->po->keep_sending && !up->eof) {
+		up->eof = 1;
+		up->done = up->pending == 0 && !up->slice;
+	}
+}
+
+/* Milliseconds left for the peer to finish once ours is delivered. */
+static int64_t
+linger_left(const struct pump *p)
+{
+	const struct pump_opts *po = p->po;
+
+	return p->up_end + (po->idle_ms >= 0 ? po->idle_ms :
+	    po->linger_ms >= 0 ? po->linger_ms : LINGER_MS) - now_ms();
+}
+
+/* Return 1 when the session is over, -1 on a reset while waiting. */
+static int
+finished(struct pump *p)
+{
+	int a;
+
+	if (!p->up.done)
+		return 0;
+	if (!p->acked) {
+		if ((a = ack_state(p)) == -1) {
+			reset_msg(p, errno);
+			return -1;
+		}
+		if (!(p->acked = a))
+			return 0;
+		p->up_end = now_ms();
+	}
+	if (p->down.done || p->po->send_only)
+		return 1;
+	/* stdout is gone: give the peer a while to finish, then close. */
+	return p->discard && linger_left(p) <= 0;
+}
+
+static int
+pump_wait(struct pump *p, struct pump_stats *st)
+{
+	struct pollfd pfd[4];
+	int64_t now, left = -1;
+	int n, nup, r;
+
+	nup = dir_wants(&p->up, pfd);
+	n = nup + dir_wants(&p->down, pfd + nup);
+	now = now_ms();
+	if (p->po->idle_ms >= 0) {
+		left = p->last + p->po->idle_ms - now;
+		if (left <= 0) {
+			snprintf(p->msg, sizeof(pump_msg),
+			    "%s: timed out: no traffic for %.3gs", p->po->peer,
+			    p->po->idle_ms / 1000.0);
+			return -1;
+		}
+	}
+	if (p->po->progress && (left < 0 || left > PROGRESS_MS))
+		left = PROGRESS_MS;
+	/* Waiting for the peer's last acknowledgement is polled. */
+	if (p->up.done && !p->acked && (left < 0 || left > ACK_POLL_MS))
+		left = ACK_POLL_MS;
+	if (p->acked && p->discard && (left < 0 || left > linger_left(p)))
+		left = MAXIMUM(linger_left(p), 0);
+	if ((r = poll(pfd, n, left > INT32_MAX ? INT32_MAX : (int)left)) == -1
+	    && errno != EINTR) {
+		snprintf(p->msg, sizeof(pump_msg), "poll: %s", strerror(errno));
+		return -1;
+	}
+	if (p->po->progress)
+		progress(st, 0);
+	if (r > 0) {
+		dir_woken(&p->up, pfd, nup);
+		dir_woken(&p->down, pfd + nup, n - nup);
+	}
+	return 0;
+}
+
+static void
+pump_init(struct pump *p, int sock, int in, int out,
+    const struct pump_opts *po)
+{
+	memset(p, 0, sizeof(*p));
+	pump_msg[0] = '\0';
+	p->msg = pump_msg;
+	p->sock = sock;
+	p->po = po;
+	p->in_tty = isatty(in);
+	p->outq = -1;
+	dir_init(&p->up, in, sock, 1);
+	dir_init(&p->down, sock, out, 0);
+	if (po->frame != FRAME_RAW) {
+		dir_frame(&p->up, po->frame, po->max_frame);
+		dir_frame(&p->down, po->frame, po->max_frame);
+	}
+	if (po->recv_only)
+		p->up.eof = p->up.done = p->up.closed = 1;
+	/*
+	 * --send-only reads what the peer sends into /dev/null: unread data
+	 * at close would reset the connection and lose what is still queued.
+	 */
+	if (po->send_only)
+		go_discard(p);
+}
+
+/*
  * Pump between a connected socket and in/out until both directions end,
- * as the options say.  Return 0, or -1 with errno set and *errstr naming
- * the failed operation.
+ * as the End-of-stream rules say.  Return 0, or -1 with *errstr saying
+ * what went wrong, peer and byte counts included.
  */
 int
 pump_run(int sock, int in, int out, const struct pump_opts *po,
     struct pump_stats *st, const char **errstr)
 {
-	struct dir up, down;
-	char sendop[160], recvop[160];
-	int64_t last, n1, n2;
-	int rv = 0, null = -1;
+	struct pump p;
+	int64_t n1, n2;
+	int rv = 0, r;
 
-	snprintf(sendop, sizeof(sendop), "send to %s", po->peer);
-	snprintf(recvop, sizeof(recvop), "receive from %s", po->peer);
-	/*
-	 * --send-only reads what the peer sends into /dev/null: unread data
-	 * at close would reset the connection and lose what is still queued.
-	 */
-	if (po->send_only && (null = open("/dev/null", O_WRONLY |
-	    O_CLOEXEC)) == -1) {
-		*errstr = "open /dev/null";
-		return -1;
-	}
-	dir_init(&up, in, sock, 0);
-	if (!po->send_only)
-		dir_init(&down, sock, out, 1);
-	up.rdop = "read stdin";
-	up.wrop = sendop;
-	down.rdop = recvop;
-	down.wrop = "write stdout";
-	if (po->recv_only)
-		up.eof = up.done = up.closed = 1;
-	if (po->send_only)
-		dir_init(&down, sock, null, 1);
+	pump_init(&p, sock, in, out, po);
 	memset(st, 0, sizeof(*st));
-	st->start_ms = last = now_ms();
+	st->start_ms = p.last = now_ms();
 	for (;;) {
-		if ((n1 = dir_step(&up)) == -1 || (n2 = dir_step(&down)) == -1) {
+		n1 = dir_step(&p.up);
+		n2 = n1 == -1 ? 0 : dir_step(&p.down);
+		if (n1 == -1 || n2 == -1) {
+			fail_msg(&p, n1 == -1 ? &p.up : &p.down);
 			rv = -1;
 			break;
 		}
-		st->sent = up.bytes;
-		st->rcvd = down.bytes;
+		st->sent = p.up.bytes;
+		st->rcvd = p.discard ? st->rcvd : p.down.bytes;
 		if (n1 + n2 > 0)
-			last = now_ms();
-		update_ends(&up, &down, sock, po);
-		if (up.done && (down.done || (po->send_only && acked(sock))))
+			p.last = now_ms();
+		update_ends(&p);
+		if ((r = finished(&p)) != 0) {
+			rv = r == 1 ? 0 : -1;
 			break;
-		if (n1 + n2 == 0 && pump_wait(&up, &down, po, last, st) == -1) {
+		}
+		if (n1 + n2 == 0 && pump_wait(&p, st) == -1) {
 			rv = -1;
 			break;
 		}
 	}
-	st->sent = up.bytes;
-	st->rcvd = down.bytes;
+	st->sent = p.up.bytes;
 	st->end_ms = now_ms();
 	if (po->progress)
 		progress(st, 1);
-	dir_free(&up);
-	dir_free(&down);
-	if (null != -1 && !down.closed)
-		close(null);
-	*errstr = pump_err;
+	if (p.discard && p.down.to != -1)
+		close(p.down.to);
+	dir_free(&p.up);
+	dir_free(&p.down);
+	*errstr = pump_msg;
 	return rv;
 }
 
@@ -516,12 +839,12 @@ pump_report(const struct pump_stats *st)
 	double secs = MAXIMUM(st->end_ms - st->start_ms, 1) / 1000.0;
 
 	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	humanize_number(r, sizeof(r), st->rcvd, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	humanize_number(rate, sizeof(rate),
 	    (int64_t)((st->sent + st->rcvd) / secs), "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	warnx("sent %" PRIu64 " bytes (%s), received %" PRIu64
 	    " bytes (%s) in %.3fs (%s/s)", st->sent, s, st->rcvd, r, secs,
 	    rate);
@@ -539,12 +862,8 @@ pump_session(int sock, const struct pump_opts *po, int verbose)
 	int rv;
 
 	rv = pump_run(sock, STDIN_FILENO, STDOUT_FILENO, po, &st, &errstr);
-	if (rv == -1) {
-		if (errno == ETIMEDOUT)
-			warnx("%s: %s", po->peer, errstr);
-		else
-			warn("%s", errstr);
-	}
+	if (rv == -1)
+		warnx("%s", errstr);
 	if (verbose > 0)
 		pump_report(&st);
 	close(sock);

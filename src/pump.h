@@ -1,16 +1,30 @@
 #ifndef PUMP_H
 #define PUMP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "frame.h"
+
+/*
+ * The stream core: one duplex stream between a connected socket and a
+ * pair of descriptors (stdin and stdout, or a program's pipes), with the
+ * End-of-stream rules of the man page.  Every one-to-one stream runs
+ * through pump_run(): plain or framed, tcp-connect, the one connection of
+ * tcp-serve, and each --exec program's connection.
+ */
 struct pump_opts {
 	long		 idle_ms;	/* -w: no traffic either way; -1 none */
+	long		 linger_ms;	/* drain the peer before close; -1: 10s */
 	int		 no_shutdown;	/* keep the write side open at stdin EOF */
-	int		 keep_sending;	/* after peer EOF, send stdin to its end */
+	int		 keep_sending;	/* a terminal too sends after peer EOF */
 	int		 send_only;
 	int		 recv_only;
 	int		 progress;	/* -P */
+	enum frame_mode	 frame;
+	size_t		 max_frame;
 	const char	*peer;		/* for messages: "HOST port PORT" */
+	const char	*in_name;	/* "standard input" or the program's */
 };
 
 struct pump_stats {
