@@ -376,15 +376,20 @@ step_frame(struct dir *d)
 		return 1;
 	}
 	d->off = 0;
-	while (d->slice && d->pending < BUFSZ &&
-	    (r = frame_next(&d->dec, &msg, &len, &d->errstr)) == 1)
-		frame_put(d, msg, len);
-	if (r == -1) {
+	/* A protocol error counts once the messages before it are out. */
+	if (d->errstr != NULL) {
 		d->fail = F_PROTO;
 		return 0;
 	}
-	if (r == 0)
+	while (d->slice && d->pending < BUFSZ &&
+	    (r = frame_next(&d->dec, &msg, &len, &d->errstr)) == 1)
+		frame_put(d, msg, len);
+	if (r != 1)
 		d->slice = 0;
+	if (r == -1 && d->pending == 0) {
+		d->fail = F_PROTO;
+		return 0;
+	}
 	if (d->pending > 0)
 		return 1;
 	if (d->slice || d->eof || !d->from_ready)

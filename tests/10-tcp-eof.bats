@@ -59,12 +59,30 @@ client() {
 	[ -z "$stderr" ]
 }
 
-@test "tcp-connect: peer EOF ends the session though stdin stays open" {
+@test "tcp-connect: peer EOF ends the session when stdin is a terminal" {
 	start_peer "$T/peer" server.py bye
-	run -0 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 "$PORT" \
-	    <>"$T/fifo"
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$PEERS/ptyrun.py" \
+	    "$SK" tcp-connect 127.0.0.1 "$PORT"
 	[ "$output" = "bye" ]
 	[ -z "$stderr" ]
+}
+
+@test "tcp-connect: peer EOF does not end the session while stdin is a pipe" {
+	start_peer "$T/peer" server.py halfclose "$T/got"
+	seq 1 5000 >"$T/payload"
+	exec 5<>"$T/fifo"
+	bg_run "$T/fifo" "$T/out" "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
+	local pid=$BG_PID
+	wait_grep '^hi$' "$T/out"
+	# The peer's EOF has come; sockkit must still be sending.
+	sleep 0.3
+	running "$pid"
+	cat "$T/payload" >&5
+	exec 5>&-
+	expect_exit 0 "$pid" "$T/err"
+	wait_file "$T/got" "$PEER_PID"
+	cmp "$T/payload" "$T/got"
+	[ ! -s "$T/err" ]
 }
 
 @test "tcp-connect: --keep-sending sends stdin after the peer's EOF" {
@@ -181,11 +199,14 @@ client() {
 	[ ! -s "$T/out" ]
 }
 
-@test "tcp-serve: peer EOF ends the session though stdin stays open" {
-	IN=rw:$T/fifo start_server "$T/out" tcp-serve 127.0.0.1 0
-	run -0 --separate-stderr client 127.0.0.1 "$PORT" sendclose "bye"
+@test "tcp-serve: peer EOF ends the session when stdin is a terminal" {
+	bg_run /dev/null "$T/out" "$T/out.err" "$PYTHON" "$PEERS/ptyrun.py" \
+	    "$SK" tcp-serve --port-file "$T/pf" 127.0.0.1 0
+	local spid=$BG_PID
+	wait_file "$T/pf" "$spid"
+	run -0 --separate-stderr client 127.0.0.1 "$(cat "$T/pf")" sendclose "bye"
 	[ -z "$output" ]
-	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	expect_exit 0 "$spid" "$T/out.err"
 	[ "$(cat "$T/out")" = "bye" ]
 	[ ! -s "$T/out.err" ]
 }

@@ -153,7 +153,7 @@ expect_out() {
 	expect_exit 1 "$SERVER_PID" "$T/out.err"
 	expect_out "$T/out" '%s\n' xxxxxxxxxxxxxxxx
 	same "$(<"$T/out.err")" \
-	    "sockkit: tcp-serve: $(<"$T/name"): frame too long"
+	    "sockkit: tcp-serve: $(sed "s/:/ port /" "$T/name"): frame too long"
 }
 
 @test "tcp-serve: a truncated len32 frame or header is an error, exit 1" {
@@ -165,7 +165,7 @@ expect_out() {
 		expect_exit 1 "$SERVER_PID" "$T/out.err"
 		expect_out "$T/out" 'ok\n'
 		same "$(<"$T/out.err")" \
-		    "sockkit: tcp-serve: $(<"$T/name"): truncated frame"
+		    "sockkit: tcp-serve: $(sed "s/:/ port /" "$T/name"): truncated frame"
 	done
 }
 
@@ -176,7 +176,7 @@ expect_out() {
 	expect_exit 1 "$SERVER_PID" "$T/out.err"
 	expect_out "$T/out" '12345678\n'
 	same "$(<"$T/out.err")" \
-	    "sockkit: tcp-serve: $(<"$T/name"): line too long"
+	    "sockkit: tcp-serve: $(sed "s/:/ port /" "$T/name"): line too long"
 }
 
 @test "tcp-connect: a stdin line over --max-frame is not sent, exit 1" {
@@ -184,7 +184,7 @@ expect_out() {
 	printf 'ok\n123456789\nmore\n' >"$T/in"
 	run -1 --separate-stderr timeout 10 "$SK" tcp-connect --frame len32 \
 	    --max-frame 8 127.0.0.1 "$PORT" <"$T/in"
-	same "$stderr" "sockkit: tcp-connect: stdin: line too long"
+	same "$stderr" "sockkit: tcp-connect: standard input: line too long"
 	expect_exit 0 "$PEER_PID" "$T/peer.err"
 	same "$(<"$T/peer")" 000000026f6b
 }
@@ -224,7 +224,7 @@ expect_out() {
 	expect_exit 0 "$PEER_PID" "$T/peer.err"
 	expect_out "$T/out" 'ok\n'
 	same "$(<"$T/err")" \
-	    "sockkit: tcp-connect: 127.0.0.1:$PORT: frame too long"
+	    "sockkit: tcp-connect: 127.0.0.1 port $PORT: frame too long"
 }
 
 @test "tcp-connect: a truncated len32 frame exits 1 naming the peer" {
@@ -234,7 +234,7 @@ expect_out() {
 	expect_exit 1 "$BG_PID" "$T/err"
 	expect_out "$T/out" 'ok\n'
 	same "$(<"$T/err")" \
-	    "sockkit: tcp-connect: 127.0.0.1:$PORT: truncated frame"
+	    "sockkit: tcp-connect: 127.0.0.1 port $PORT: truncated frame"
 }
 
 # --- option parsing -----------------------------------------------------

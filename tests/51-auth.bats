@@ -85,7 +85,7 @@ within() {
 	expect_exit 1 "$SERVER_PID" "$T/out.err"
 	[ ! -s "$T/out" ]
 	same "$(grep -c 'authentication failed' "$T/out.err")" 1
-	grep -Eqx 'sockkit: tcp-serve: 127\.0\.0\.1:[0-9]+: authentication failed' \
+	grep -Eqx 'sockkit: tcp-serve: 127\.0\.0\.1 port [0-9]+: authentication failed' \
 	    "$T/out.err"
 }
 
@@ -145,7 +145,7 @@ within() {
 	run -1 --separate-stderr skclient "$T/pykey" --silence
 	within $(($(now_ms) - t0)) 900 4000
 	expect_exit 1 "$SERVER_PID" "$T/out.err"
-	grep -Eqx 'sockkit: tcp-serve: 127\.0\.0\.1:[0-9]+: authentication timed out' \
+	grep -Eqx 'sockkit: tcp-serve: 127\.0\.0\.1 port [0-9]+: authentication timed out' \
 	    "$T/out.err"
 }
 
