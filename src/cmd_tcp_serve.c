@@ -161,6 +161,10 @@ check(const struct opts *o, const struct serve_opts *so)
 	if ((so->exec_argv != NULL || so->sh_cmd != NULL) &&
 	    (o->frame_set || o->key != NULL))
 		errx(2, "cannot use --frame or --auth-key with --exec");
+	if ((so->keep || so->echo || so->exec_argv != NULL ||
+	    so->sh_cmd != NULL) && (so->no_shutdown || so->keep_sending))
+		errx(2, "cannot use --no-shutdown or --keep-sending with -k, "
+		    "--echo or --exec");
 	if (so->tag && o->frame == FRAME_RAW)
 		errx(2, "cannot use --tag without --frame line or len32");
 }

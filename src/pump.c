@@ -155,7 +155,10 @@ dir_free(struct dir *d)
 	d->buf = d->out = NULL;
 }
 
-/* Fall back to read/write, first moving what the private pipe holds. */
+/*
+ * Fall back to read/write, first moving what the private pipe holds;
+ * return 1, or 0 with the failure recorded.
+ */
 static int
 dir_fallback(struct dir *d)
 {
@@ -164,11 +167,11 @@ dir_fallback(struct dir *d)
 	d->buf = xmalloc(BUFSZ);
 	while (d->mode == M_VIAPIPE && d->pending > 0) {
 		if ((n = read(d->p[0], d->buf, BUFSZ)) <= 0)
-			return -1;
+			goto fail;
 		for (d->off = 0; d->off < (size_t)n; d->off += w)
 			if ((w = write(d->to, d->buf + d->off, n - d->off))
 			    == -1 && errno != EINTR)
-				return -1;
+				goto fail;
 			else if (w == -1)
 				w = 0;
 		d->pending -= n;
@@ -179,6 +182,14 @@ dir_fallback(struct dir *d)
 	d->off = d->pending = 0;
 	d->mode = M_BUFFER;
 	d->from_ready = !d->blocking;
+	return 1;
+fail:
+	if (errno == EPIPE && !d->to_sock) {
+		d->to_gone = 1;
+		return 0;
+	}
+	d->fail = F_TO;
+	d->errnum = errno;
 	return 0;
 }
 
@@ -276,7 +287,7 @@ step_splice(struct dir *d, int moved)
 		return 0;
 	}
 	if (n == -1 && errno == EINVAL && d->bytes == 0)
-		return dir_fallback(d) == 0;
+		return dir_fallback(d);
 	/* A reset belongs to the socket: the write side when sending. */
 	if (n == 0 || (errno != EPIPE &&
 	    !(errno == ECONNRESET && d->to_sock)))
@@ -297,7 +308,7 @@ step_sendfile(struct dir *d)
 		return 1;
 	}
 	if (n == -1 && (errno == EINVAL || errno == ENOSYS) && d->bytes == 0)
-		return dir_fallback(d) == 0;
+		return dir_fallback(d);
 	return n == 0 ? got(d, n) : put(d, n);
 }
 
@@ -310,7 +321,7 @@ step_viapipe(struct dir *d)
 		n = splice(d->p[0], NULL, d->to, NULL, d->pending,
 		    SPLICE_F_MOVE);
 		if (n == -1 && errno == EINVAL)
-			return dir_fallback(d) == 0;
+			return dir_fallback(d);
 		if (!put(d, n))
 			return 0;
 		d->pending -= n;

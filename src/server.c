@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "loop.h"
+#include "pump.h"
 #include "server.h"
 #include "util.h"
 
@@ -33,7 +34,10 @@ struct server {
 	int			*lfds, nlfd;
 	struct connlist		 clients;
 	long			 nconns;	/* clients or children */
+	long			 nlive;		/* clients past the handshake */
 	struct conn		*in, *out;
+	pid_t			*kids;		/* --exec: one per connection */
+	size_t			 nkids;
 	struct frame_dec	 indec;		/* stdin, split for framing */
 	int			 stalled;	/* stdout is full */
 	int			 status;
@@ -174,8 +178,7 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 		if (!s->so->keep)
 			s->status = 1;
 		conn_close(c, errstr);
-	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL &&
-	    !s->in->eof))
+	} else if (len == 0)
 		conn_finish(c);
 }
 
@@ -188,7 +191,8 @@ client_live(struct conn *c)
 	cl->live = 1;
 	if (s->stalled)
 		conn_pause(c, 1);
-	if (!s->so->keep && s->in != NULL)
+	/* stdin is read while someone is there to send it to. */
+	if (s->nlive++ == 0 && s->in != NULL)
 		conn_pause(s->in, 0);
 }
 
@@ -239,8 +243,6 @@ client_drained(struct conn *c)
 
 	if (cl->srv->so->echo && !c->eof)
 		conn_pause(c, 0);
-	if (!cl->srv->so->keep && cl->srv->in != NULL && cl->live)
-		conn_pause(cl->srv->in, 0);
 }
 
 static void
@@ -250,6 +252,8 @@ client_closed(struct conn *c, const char *why)
 	struct server *s = cl->srv;
 
 	TAILQ_REMOVE(&s->clients, c, entry);
+	if (cl->live && --s->nlive == 0 && s->in != NULL)
+		conn_pause(s->in, 1);
 	if ((why != NULL && !s->so->keep) || s->so->verbose > 0)
 		warnx("%s: %s", c->name, why != NULL ? why : "closed");
 	frame_dec_free(&cl->dec);
@@ -274,34 +278,10 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
 		if (!((struct client *)c->arg)->live)
 			continue;
-		if (conn_send(c, m) == -1 && !c->dead) {
-			/* One peer waits for; many drop the one too slow. */
-			if (!s->so->keep && s->in != NULL)
-				conn_pause(s->in, 1);
-			else
-				conn_close(c, "too slow: out-queue full");
-		}
+		if (conn_send(c, m) == -1 && !c->dead)
+			conn_close(c, "too slow: out-queue full");
 	}
 	msg_unref(m);
-}
-
-/*
- * stdin has ended.  With -k the clients stay open; one connection is
- * half-closed (unless --no-shutdown), and closed if its peer is done.
- */
-static void
-in_done(struct server *s)
-{
-	struct conn *c, *tmp;
-
-	if (s->so->keep)
-		return;
-	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
-		if (!s->so->no_shutdown)
-			conn_shutdown(c);
-		if (c->eof || s->so->send_only)
-			conn_finish(c);
-	}
 }
 
 /* Frame stdin for the wire: lines, or len32 frames of lines. */
@@ -336,8 +316,7 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 		warnx("stdin: %s", errstr);
 		s->status = 1;
 		conn_close(in, NULL);
-	} else if (len == 0)
-		in_done(s);
+	}
 }
 
 static void
@@ -348,47 +327,137 @@ in_closed(struct conn *in, const char *why)
 	if (why != NULL)
 		warnx("read stdin: %s", why);
 	s->in = NULL;
-	in_done(s);
 }
 
 static const struct conn_cb in_cb = { in_data, NULL, in_closed };
 static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
 
+/* In the program's process: stdin from in, stdout to out, then exec. */
 static void
-child_run(struct server *s, int fd)
+child_exec(const struct serve_opts *so, int in, int out)
 {
 	sigset_t none;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
 		_exit(127);
-	fcntl(STDIN_FILENO, F_SETFL, 0);
-	if (s->so->sh_cmd != NULL)
-		execl("/bin/sh", "sh", "-c", s->so->sh_cmd, (char *)NULL);
+	if (so->sh_cmd != NULL)
+		execl("/bin/sh", "sh", "-c", so->sh_cmd, (char *)NULL);
 	else
-		execvp(s->so->exec_argv[0], s->so->exec_argv);
-	warn("exec %s", s->so->sh_cmd ? "/bin/sh" : s->so->exec_argv[0]);
+		execvp(so->exec_argv[0], so->exec_argv);
+	warn("exec %s", so->sh_cmd ? "/bin/sh" : so->exec_argv[0]);
 	_exit(127);
 }
 
-static void
-spawn(struct server *s, int fd, const char *name)
+/*
+ * In the process forked for one connection: run the program on a pipe
+ * each way and move its bytes through the stream core, so that its exit
+ * is a half-close after everything it wrote, never a reset that loses
+ * the end of its output.  Return the program's exit status, or 1 if the
+ * connection failed.
+ */
+static int
+exec_session(const struct serve_opts *so, int fd, const char *peer)
 {
+	struct pump_opts po = { .idle_ms = so->idle_ms, .linger_ms = -1 };
+	struct pump_stats st;
+	const char *errstr;
+	int in[2], out[2], status = 0, rv;
 	pid_t pid;
 
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    (pid = fork()) == -1) {
+		warn("%s: run program", peer);
+		return 1;
+	}
+	if (pid == 0)
+		child_exec(so, in[0], out[1]);
+	sig_forward(pid);
+	close(in[0]);
+	close(out[1]);
+	po.peer = peer;
+	po.in_name = "the program's output";
+	if ((rv = pump_run(fd, out[0], in[1], &po, &st, &errstr)) == -1)
+		warnx("%s", errstr);
+	close(fd);
+	close(out[0]);
+	close(in[1]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (so->verbose > 0 && WIFEXITED(status))
+		warnx("%s: program exited %d", peer, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		warnx("%s: program killed by signal %d", peer,
+		    WTERMSIG(status));
+	if (rv == -1)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void
+spawn(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
+{
+	char peer[ADDR_STRLEN];
+	sigset_t none;
+	pid_t pid;
+	int i;
+
+	addr_fmt_words(sa, len, peer, sizeof(peer));
 	if ((pid = fork()) == -1) {
-		warn("fork for %s", name);
+		warn("fork for %s", peer);
 		close(fd);
 		return;
 	}
-	if (pid == 0)
-		child_run(s, fd);
+	if (pid == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Not loop_del(): the epoll set is the parent's too. */
+		for (i = 0; i < s->nlfd; i++)
+			close(s->lfds[i]);
+		_exit(exec_session(s->so, fd, peer));
+	}
 	close(fd);
 	s->nconns++;
+	s->kids = xreallocarray(s->kids, s->nkids + 1, sizeof(*s->kids));
+	s->kids[s->nkids++] = pid;
 	if (s->so->verbose > 0)
-		warnx("%s: started process %ld", name, (long)pid);
+		warnx("%s: started process %ld", peer, (long)pid);
+}
+
+static void
+forget_kid(struct server *s, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkids; i++)
+		if (s->kids[i] == pid) {
+			s->kids[i] = s->kids[--s->nkids];
+			return;
+		}
+}
+
+/*
+ * The server was told to stop: pass the signal on to every connection's
+ * process, which passes it to its program, and reap them all.
+ */
+static void
+kill_kids(struct server *s, int sig)
+{
+	size_t i;
+	int tries;
+
+	for (i = 0; i < s->nkids; i++)
+		kill(s->kids[i], sig);
+	for (tries = 0; s->nkids > 0 && tries < 200; tries++) {
+		while (s->nkids > 0 && (i = waitpid(-1, NULL, WNOHANG)) > 0)
+			forget_kid(s, (pid_t)i);
+		if (s->nkids > 0)
+			usleep(10000);
+	}
+	for (i = 0; i < s->nkids; i++)
+		kill(s->kids[i], SIGKILL);
 }
 
 static void
@@ -396,15 +465,17 @@ reap(struct loop *l, int fd, int ready, void *arg)
 {
 	struct server *s = arg;
 	struct signalfd_siginfo si;
-	int status;
+	int status, sig = 0;
 	pid_t pid;
 
 	(void)l;
 	(void)ready;
 	while (read(fd, &si, sizeof(si)) > 0)
-		;
+		if (si.ssi_signo != SIGCHLD)
+			sig = si.ssi_signo;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		s->nconns--;
+		forget_kid(s, pid);
 		if (s->so->verbose > 0 && WIFEXITED(status))
 			warnx("process %ld exited %d", (long)pid,
 			    WEXITSTATUS(status));
@@ -416,6 +487,11 @@ reap(struct loop *l, int fd, int ready, void *arg)
 			    WEXITSTATUS(status) == 0);
 			loop_stop(s->loop);
 		}
+	}
+	if (sig != 0) {
+		kill_kids(s, sig);
+		s->status = 128 + sig;
+		loop_stop(s->loop);
 	}
 }
 
@@ -470,7 +546,7 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	if (!s->so->keep)
 		stop_listening(s);
 	if (s->so->exec_argv != NULL || s->so->sh_cmd != NULL)
-		spawn(s, fd, name);
+		spawn(s, fd, sa, len);
 	else
 		client_new(s, fd, sa, len);
 }
@@ -512,8 +588,12 @@ setup_children(struct server *s)
 	sigset_t set;
 	int fd;
 
+	/* A signal that ends the server is passed on to the programs. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
 	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
@@ -529,8 +609,8 @@ setup_stdio(struct server *s)
 	frame_dec_init(&s->indec, s->so->frame == FRAME_RAW ? FRAME_RAW :
 	    FRAME_LINE, s->so->max_frame);
 	s->in = conn_new(s->loop, STDIN_FILENO, NULL, 0, 0, &in_cb, s);
-	/* Keep stdin for the one client until it is live, losing none. */
-	if (!s->so->keep && s->in != NULL)
+	/* Nothing of stdin is read, and lost, before a client is live. */
+	if (s->in != NULL)
 		conn_pause(s->in, 1);
 }
 
@@ -603,31 +683,5 @@ server_run(int *fds, int n, const struct serve_opts *so)
 			err(1, "signalfd");
 	} else
 		setup_stdio(&s);
-	return server_loop(&s);
-}
-
-/*
- * Run one connected (and authenticated) socket with framing through the
- * same engine: the framed form of the pump.  Return the exit status.
- */
-int
-server_session(int fd, const struct sockaddr *sa, socklen_t len,
-    const struct serve_opts *so)
-{
-	struct server s;
-	struct client *cl;
-	struct conn *c;
-
-	server_init(&s, so);
-	setup_stdio(&s);
-	cl = xcalloc(1, sizeof(*cl));
-	cl->srv = &s;
-	frame_dec_init(&cl->dec, so->frame, so->max_frame);
-	if ((c = conn_new(s.loop, fd, sa, len, so->maxq, &client_cb,
-	    cl)) == NULL)
-		err(1, "epoll");
-	TAILQ_INSERT_TAIL(&s.clients, c, entry);
-	s.nconns++;
-	client_live(c);
 	return server_loop(&s);
 }

@@ -21,14 +21,12 @@ struct serve_opts {
 	size_t		 maxq;		/* per-client out-queue bound */
 	const unsigned char *key;	/* --auth-key, or NULL */
 	size_t		 keylen;
-	int		 no_shutdown;	/* one connection: End of stream */
+	int		 no_shutdown;	/* one connection: for the pump */
 	int		 keep_sending;
 	int		 send_only;
 	int		 recv_only;
 };
 
 int	server_run(int *, int, const struct serve_opts *);
-int	server_session(int, const struct sockaddr *, socklen_t,
-	    const struct serve_opts *);
 
 #endif

@@ -13,6 +13,7 @@
 
 static char unlink_path[108];
 static pid_t unlink_pid;
+static volatile pid_t forward_pid;	/* gets our ending signal */
 static int restore_fd = -1, restore_fl;
 
 /* Allocate n bytes or exit. */
@@ -76,11 +77,20 @@ now_ms(void)
 static void
 sig_exit(int sig)
 {
-	if (unlink_path[0] != '\0')
+	if (forward_pid > 0)
+		kill(forward_pid, sig);
+	if (unlink_path[0] != '\0' && getpid() == unlink_pid)
 		unlink(unlink_path);
 	if (restore_fd != -1)
 		fcntl(restore_fd, F_SETFL, restore_fl);
 	_exit(128 + sig);
+}
+
+/* Pass a signal that ends this process on to pid first. */
+void
+sig_forward(pid_t pid)
+{
+	forward_pid = pid;
 }
 
 /* Ignore SIGPIPE; make SIGINT and SIGTERM exit 128 + signal cleanly. */

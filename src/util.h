@@ -1,6 +1,8 @@
 #ifndef UTIL_H
 #define UTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +20,8 @@ int64_t		 now_ms(void);
 
 /* Ignore SIGPIPE; make SIGINT and SIGTERM exit 128 + signal cleanly. */
 void		 sig_setup(void);
+/* Pass a signal that ends this process on to pid first. */
+void		 sig_forward(pid_t);
 /* Remove path (a Unix socket) when a signal or exit(3) ends the process. */
 void		 sig_unlink_on_exit(const char *);
 /* Make fd non-blocking until exit. */

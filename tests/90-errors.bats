@@ -139,7 +139,7 @@ usage_error() {
 	IN=$T/data start_server "$T/srv" tcp-serve 127.0.0.1 0
 	bg_run /dev/null /dev/full "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
 	expect_exit 1 "$BG_PID" "$T/err"
-	[[ $(cat "$T/err") == "sockkit: tcp-connect: "*"stdout"*"No space left on device" ]] ||
+	[[ $(cat "$T/err") == "sockkit: tcp-connect: write standard output: No space left on device" ]] ||
 	    { sed 's/^/# stderr: /' "$T/err" >&2; false; }
 }
 
