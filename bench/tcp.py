@@ -53,8 +53,8 @@ REAP_GRACE = 5.0            # seconds for producer/consumer after the tools
 # Targets from the issue.  "vs" ratios are sockkit/nc.openbsd throughput,
 # medians of per-round ratios; cpu is sockkit's own client+server CPU.
 TARGETS = {
-    "file-devnull": {"vs": "nc.openbsd", "tput_ratio": 1.3, "cpu_s_per_gib": 0.6},
-    "pipe-pipe": {"vs": "nc.openbsd", "tput_ratio": 1.2, "cpu_s_per_gib": 0.6},
+    "file-devnull": {"vs": "nc.openbsd", "tput_ratio": 3.0, "cpu_s_per_gib": 0.45},
+    "pipe-pipe": {"vs": "nc.openbsd", "tput_ratio": 1.4, "cpu_s_per_gib": None},
 }
 
 SCENARIOS = [
@@ -419,8 +419,12 @@ def _one_run(tool, scenario, cfg, r, run):
             pass
         port = None if tool.uses_port_file else free_port()
         with open(run.errlog_s, "wb") as err:
+            # sockkit's receiver runs as users start one in the
+            # background: stdin /dev/null, which it half-closes at once.
             server = run.start(tool.server(port, run.port_file),
-                               stdin=hold_r, stdout=srv_out, stderr=err)
+                               stdin=subprocess.DEVNULL
+                               if tool.name == "sockkit" else hold_r,
+                               stdout=srv_out, stderr=err)
         try:
             port = wait_listening(server, tool, port, run.port_file)
             break
@@ -557,9 +561,11 @@ def report(scenario, title, tools, results, cfg):
     verdicts.append(("tput_ratio_vs_" + tg["vs"], want, tr,
                      None if tr is None else tr >= tg["tput_ratio"]))
     cpu = s["cpu"] if s else None
-    want = "sockkit CPU <= %.1f s/GiB" % tg["cpu_s_per_gib"]
-    verdicts.append(("cpu_s_per_gib", want, cpu,
-                     None if cpu is None else cpu <= tg["cpu_s_per_gib"]))
+    if tg["cpu_s_per_gib"] is not None:
+        want = "sockkit CPU <= %.2f s/GiB" % tg["cpu_s_per_gib"]
+        verdicts.append(("cpu_s_per_gib", want, cpu,
+                         None if cpu is None else
+                         cpu <= tg["cpu_s_per_gib"]))
     out("   targets:")
     for key, want, val, ok in verdicts:
         out("     %-40s %-8s %s" % (

@@ -76,6 +76,7 @@ struct pump {
 	int			 discard;	/* down goes to /dev/null */
 	int			 acked;		/* all we sent is acknowledged */
 	int			 outq;		/* SIOCOUTQ at the last look */
+	int			 ackpoll;	/* ms between looks at it */
 	int64_t			 last;		/* last traffic */
 	int64_t			 up_end;	/* when up was acknowledged */
 	char			*msg;		/* what went wrong */
@@ -752,8 +753,12 @@ pump_wait(struct pump *p, struct pump_stats *st)
 	if (p->po->progress && (left < 0 || left > PROGRESS_MS))
 		left = PROGRESS_MS;
 	/* Waiting for the peer's last acknowledgement is polled. */
-	if (p->up.done && !p->acked && (left < 0 || left > ACK_POLL_MS))
-		left = ACK_POLL_MS;
+	if (p->up.done && !p->acked) {
+		/* Most last acknowledgements take a round trip: look soon. */
+		p->ackpoll = MINIMUM(MAXIMUM(p->ackpoll * 2, 1), ACK_POLL_MS);
+		if (left < 0 || left > p->ackpoll)
+			left = p->ackpoll;
+	}
 	if (p->acked && p->discard && (left < 0 || left > linger_left(p)))
 		left = MAXIMUM(linger_left(p), 0);
 	if ((r = poll(pfd, n, left > INT32_MAX ? INT32_MAX : (int)left)) == -1
