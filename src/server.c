@@ -646,6 +646,7 @@ server_free(struct server *s)
 	if (s->out != NULL)
 		conn_forget(s->out);
 	frame_dec_free(&s->indec);
+	free(s->kids);
 	loop_free(s->loop);
 }
 
