@@ -255,7 +255,8 @@ cmd_tcp_serve(int argc, char *argv[])
 		lim = fd_limit_raise();
 		if (o.verbose > 0)
 			warnx("descriptor limit %ld", lim);
-		rv = server_run(fds, nfd, &so);
+		if ((rv = server_run(fds, nfd, &so, &errstr)) == -1)
+			err(1, "%s", errstr);
 	}
 	auth_key_free(o.key, o.keylen);
 	if (o.family == AF_UNIX)

@@ -350,9 +350,7 @@ frame_put(struct dir *d, const unsigned char *msg, size_t len)
 	need = d->pending + len + FRAME_HDRLEN + 1;
 	if (need > d->outcap) {
 		d->outcap = MAXIMUM(need, MAXIMUM(d->outcap * 2, BUFSZ));
-		d->out = realloc(d->out, d->outcap);
-		if (d->out == NULL)
-			err(1, NULL);
+		d->out = xreallocarray(d->out, d->outcap, 1);
 	}
 	if (d->len32) {
 		frame_len32_hdr(d->out + d->pending, len);

@@ -614,15 +614,16 @@ setup_stdio(struct server *s)
 		conn_pause(s->in, 1);
 }
 
-static void
+static int
 server_init(struct server *s, const struct serve_opts *so)
 {
 	memset(s, 0, sizeof(*s));
 	TAILQ_INIT(&s->clients);
 	s->so = so;
 	if ((s->loop = loop_new()) == NULL)
-		err(1, "epoll");
+		return -1;
 	loop_timer(s->loop, SWEEP_MS, sweep, s);
+	return 0;
 }
 
 /* Free the clients, stdin, stdout and the loop. */
@@ -650,39 +651,43 @@ server_free(struct server *s)
 	loop_free(s->loop);
 }
 
-static int
-server_loop(struct server *s)
-{
-	if (loop_run(s->loop) == -1)
-		err(1, "epoll_wait");
-	if (s->out != NULL)
-		conn_flush_sync(s->out);
-	server_free(s);
-	return s->status;
-}
-
 /*
  * Serve clients on the n listening sockets fds until killed (-k) or
- * until the one client is done; return the exit status.
+ * until the one client is done; return the exit status, or -1 with
+ * errno set and *errstr naming what failed.
  */
 int
-server_run(int *fds, int n, const struct serve_opts *so)
+server_run(int *fds, int n, const struct serve_opts *so, const char **errstr)
 {
 	struct server s;
-	int i;
+	int i, rv;
 
-	server_init(&s, so);
+	*errstr = "epoll";
+	if (server_init(&s, so) == -1)
+		return -1;
 	s.lfds = fds;
 	s.nlfd = n;
 	for (i = 0; i < n; i++)
 		if (loop_listen(s.loop, fds[i], accept_one, &s) == -1)
-			err(1, "epoll");
+			goto fail;
 	if (!so->keep && so->idle_ms >= 0)
 		loop_timer(s.loop, so->idle_ms, accept_timeout, &s);
 	if (so->exec_argv != NULL || so->sh_cmd != NULL) {
+		*errstr = "signalfd";
 		if (setup_children(&s) == -1)
-			err(1, "signalfd");
+			goto fail;
 	} else
 		setup_stdio(&s);
-	return server_loop(&s);
+	*errstr = "epoll_wait";
+	if ((rv = loop_run(s.loop)) == -1)
+		goto fail;
+	if (s.out != NULL)
+		conn_flush_sync(s.out);
+	server_free(&s);
+	return s.status;
+fail:
+	rv = errno;
+	server_free(&s);
+	errno = rv;
+	return -1;
 }

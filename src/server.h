@@ -27,6 +27,6 @@ struct serve_opts {
 	int		 recv_only;
 };
 
-int	server_run(int *, int, const struct serve_opts *);
+int	server_run(int *, int, const struct serve_opts *, const char **);
 
 #endif
