@@ -199,7 +199,9 @@ write_all(int fd, const char *s, size_t len)
 int
 chatui_run(int fd, const char *nick, int verbose)
 {
-	struct pump_opts po = { .idle_ms = -1, .peer = "room" };
+	/* A room that closed takes no more lines, whatever stdin is. */
+	struct pump_opts po = { .idle_ms = -1, .linger_ms = -1,
+	    .eof_ends = 1, .peer = "room", .in_name = "standard input" };
 	char line[NICK_MAX + 8];
 
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))

@@ -690,7 +690,8 @@ update_ends(struct pump *p)
 		down->closed = 1;
 		close_out(down->to);
 	}
-	if (down->done && p->in_tty && !p->po->keep_sending && !up->eof) {
+	if (down->done && (p->in_tty || p->po->eof_ends) &&
+	    !p->po->keep_sending && !up->eof) {
 		up->eof = 1;
 		up->done = up->pending == 0 && !up->slice;
 	}

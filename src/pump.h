@@ -18,6 +18,7 @@ struct pump_opts {
 	long		 linger_ms;	/* drain the peer before close; -1: 10s */
 	int		 no_shutdown;	/* keep the write side open at stdin EOF */
 	int		 keep_sending;	/* a terminal too sends after peer EOF */
+	int		 eof_ends;	/* peer EOF ends it, whatever stdin is */
 	int		 send_only;
 	int		 recv_only;
 	int		 progress;	/* -P */
