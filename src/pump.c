@@ -30,6 +30,7 @@
 #define ACK_POLL_MS	10
 #define LINGER_MS	10000		/* drain before close, without -w */
 #define TCPS_CLOSE	7		/* tcpi_state after a reset */
+#define MARKS		64		/* batches a send buffer may hold */
 
 /*
  * How a direction moves bytes: splice(2) when one end is a pipe,
@@ -41,6 +42,15 @@ enum mode { M_BUFFER, M_SPLICE, M_SENDFILE, M_VIAPIPE, M_FRAME };
 
 /* Which end of a direction failed, or why it stopped. */
 enum fail { F_NONE, F_FROM, F_TO, F_PROTO };
+
+/*
+ * A framed direction's bytes on the wire differ from the input's: a
+ * mark pairs the two counts at the end of each batch encoded, so that
+ * the wire bytes the peer acknowledged say how much input it has.
+ */
+struct mark {
+	uint64_t	 wire, in;
+};
 
 struct dir {
 	int		 from, to;
@@ -63,6 +73,11 @@ struct dir {
 	unsigned char	*out;		/* M_FRAME: encoded, to write */
 	size_t		 outcap;
 	uint64_t	 bytes;		/* delivered to to */
+	uint64_t	 inread;	/* M_FRAME: bytes read from from */
+	uint64_t	 inused;	/* of them, in messages encoded */
+	struct mark	 marks[MARKS];	/* M_FRAME toward the socket */
+	struct mark	 base;		/* the newest mark overwritten */
+	unsigned int	 nmarks;
 	enum fail	 fail;
 	int		 errnum;
 	const char	*errstr;	/* F_PROTO */
@@ -345,6 +360,7 @@ frame_put(struct dir *d, const unsigned char *msg, size_t len)
 {
 	size_t need;
 
+	d->inused += len;
 	if (d->len32 && len > 0 && msg[len - 1] == '\n')
 		len--;
 	need = d->pending + len + FRAME_HDRLEN + 1;
@@ -362,6 +378,44 @@ frame_put(struct dir *d, const unsigned char *msg, size_t len)
 	if (d->nl && (d->dec.mode == FRAME_LEN32 || len == 0 ||
 	    msg[len - 1] != '\n'))
 		d->out[d->pending++] = '\n';
+}
+
+/* Mark the end of the batch just encoded, dropping the oldest mark. */
+static void
+frame_mark(struct dir *d)
+{
+	struct mark *m = &d->marks[d->nmarks++ % MARKS];
+
+	if (d->nmarks > MARKS)
+		d->base = *m;
+	m->wire = d->bytes + d->pending;
+	m->in = d->inused;
+}
+
+/*
+ * Return how many input bytes the first acked wire bytes carried, by
+ * the marks around it (in between, in proportion).
+ */
+static uint64_t
+frame_delivered(const struct dir *d, uint64_t acked)
+{
+	struct mark lo = d->base, hi = { 0, 0 };
+	unsigned int i, n = MINIMUM(d->nmarks, MARKS);
+	const struct mark *m;
+
+	for (i = 0; i < n; i++) {
+		m = &d->marks[(d->nmarks - n + i) % MARKS];
+		if (m->wire <= acked)
+			lo = *m;
+		else {
+			hi = *m;
+			break;
+		}
+	}
+	if (hi.wire <= lo.wire)
+		return lo.in;
+	return lo.in + (acked - lo.wire) * (hi.in - lo.in) /
+	    (hi.wire - lo.wire);
 }
 
 /*
@@ -400,6 +454,8 @@ step_frame(struct dir *d)
 		d->fail = F_PROTO;
 		return 0;
 	}
+	if (d->pending > 0 && d->to_sock)
+		frame_mark(d);
 	if (d->pending > 0)
 		return 1;
 	if (d->slice || d->eof || !d->from_ready)
@@ -412,8 +468,10 @@ step_frame(struct dir *d)
 		frame_dec_eof(&d->dec);
 	} else if (!got(d, n))
 		return 0;
-	else
+	else {
 		frame_dec_feed(&d->dec, d->buf, n);
+		d->inread += n;
+	}
 	d->slice = 1;
 	return 1;
 }
@@ -516,26 +574,28 @@ ack_state(struct pump *p)
 {
 	struct tcp_info ti;
 	socklen_t len;
-	int n, e = 0;
+	int n, e = 0, closed = 0;
 
+	/*
+	 * The state first: after an orderly close the queue is empty by
+	 * the time the state reads closed; after a reset it never empties.
+	 */
+	len = sizeof(ti);
+	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+		closed = ti.tcpi_state == TCPS_CLOSE;
+	len = sizeof(e);
+	if (getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		e = 0;
 	if (ioctl(p->sock, SIOCOUTQ, &n) == -1 || n == 0)
 		return 1;
+	if (e != 0 || closed) {
+		errno = e != 0 ? e : ECONNRESET;
+		return -1;
+	}
 	if (n != p->outq) {
 		/* Acknowledgements are traffic for -w. */
 		p->outq = n;
 		p->last = now_ms();
-	}
-	len = sizeof(e);
-	if (getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &e, &len) == 0 &&
-	    e != 0) {
-		errno = e;
-		return -1;
-	}
-	len = sizeof(ti);
-	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    ti.tcpi_state == TCPS_CLOSE) {
-		errno = ECONNRESET;
-		return -1;
 	}
 	return 0;
 }
@@ -551,7 +611,7 @@ undelivered(struct pump *p, int *atleast)
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	struct stat st;
-	uint64_t n = p->up.pending;
+	uint64_t n, acked = p->up.bytes;
 	off_t pos;
 	int q;
 
@@ -560,13 +620,13 @@ undelivered(struct pump *p, int *atleast)
 		return 0;
 	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	    len >= offsetof(struct tcp_info, tcpi_bytes_acked) +
-	    sizeof(ti.tcpi_bytes_acked)) {
+	    sizeof(ti.tcpi_bytes_acked))
 		/* bytes_acked counts the SYN too. */
-		if (ti.tcpi_bytes_acked > 0)
-			ti.tcpi_bytes_acked--;
-		if (p->up.bytes > ti.tcpi_bytes_acked)
-			n += p->up.bytes - ti.tcpi_bytes_acked;
-	}
+		acked = MINIMUM(acked, MAXIMUM(ti.tcpi_bytes_acked, 1) - 1);
+	if (p->up.mode == M_FRAME)
+		n = p->up.inread - frame_delivered(&p->up, acked);
+	else
+		n = p->up.bytes - acked + p->up.pending;
 	if (p->up.eof)
 		return n;
 	if (fstat(p->up.from, &st) == 0 && S_ISREG(st.st_mode)) {

@@ -341,6 +341,8 @@ child_exec(const struct serve_opts *so, int in, int out)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	/* A group of its own, so that a signal reaches what it started too. */
+	setpgid(0, 0);
 	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
 		_exit(127);
 	if (so->sh_cmd != NULL)
@@ -374,7 +376,8 @@ exec_session(const struct serve_opts *so, int fd, const char *peer)
 	}
 	if (pid == 0)
 		child_exec(so, in[0], out[1]);
-	sig_forward(pid);
+	setpgid(pid, pid);
+	sig_forward(-pid);
 	close(in[0]);
 	close(out[1]);
 	po.peer = peer;

@@ -77,7 +77,7 @@ now_ms(void)
 static void
 sig_exit(int sig)
 {
-	if (forward_pid > 0)
+	if (forward_pid != 0)
 		kill(forward_pid, sig);
 	if (unlink_path[0] != '\0' && getpid() == unlink_pid)
 		unlink(unlink_path);
@@ -86,7 +86,7 @@ sig_exit(int sig)
 	_exit(128 + sig);
 }
 
-/* Pass a signal that ends this process on to pid first. */
+/* Pass a signal that ends this process on to pid (-pgid) first. */
 void
 sig_forward(pid_t pid)
 {

@@ -20,7 +20,7 @@ int64_t		 now_ms(void);
 
 /* Ignore SIGPIPE; make SIGINT and SIGTERM exit 128 + signal cleanly. */
 void		 sig_setup(void);
-/* Pass a signal that ends this process on to pid first. */
+/* Pass a signal that ends this process on to pid (-pgid) first. */
 void		 sig_forward(pid_t);
 /* Remove path (a Unix socket) when a signal or exit(3) ends the process. */
 void		 sig_unlink_on_exit(const char *);
