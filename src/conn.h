@@ -33,6 +33,22 @@ struct qnode {
 	uint64_t	 len:24;
 };
 
+/*
+ * What a queued node costs beyond its payload: the node and its malloc
+ * header, and a share of a message's header and malloc header.  Queues
+ * count these, so a bound holds for one-byte lines as for long ones.
+ */
+#define QNODE_COST	(sizeof(struct qnode) + 8 + sizeof(struct msg) + 16)
+
+/*
+ * A server's memory budget: the bytes its connections' out-queues and
+ * input decoders hold, overhead included.  max 0 means no bound.
+ */
+struct budget {
+	size_t		 used;
+	size_t		 max;
+};
+
 struct conn;
 
 struct conn_cb {
@@ -52,7 +68,11 @@ struct conn {
 	struct sockaddr_storage ss;
 	struct qnode	*head, *tail;
 	struct qnode	 q0;		/* a node that needs no malloc */
-	size_t		 queued, maxq;
+	size_t		 queued, maxq;	/* real bytes, QNODE_COST a node */
+	size_t		 held;		/* the owner's decoder, in bytes */
+	struct budget	*budget;	/* the server's, or NULL */
+	/* After conn_send_slice(): over maxq after a flush; see conn_full. */
+	void		(*full)(struct conn *);
 	int		 paused;	/* not reading */
 	int		 eof;		/* the peer sent EOF */
 	int		 wr_shut;	/* shut down after the queue drains */
@@ -90,5 +110,12 @@ const char	*conn_expired(const struct conn *, int, long);
 struct conn	*conn_stdout(struct loop *, size_t, const struct conn_cb *,
 		    void *);
 void		 conn_destroy(struct conn *);
+void		 conn_full(struct conn *, void (*)(struct conn *));
+void		 conn_maxq(struct conn *, size_t);
+void		 conn_budget(struct conn *, struct budget *);
+void		 conn_hold(struct conn *, size_t);
+size_t		 conn_holding(const struct conn *);
+int		 budget_over(const struct budget *);
+void		 budget_trim(size_t);
 
 #endif

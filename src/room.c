@@ -63,6 +63,8 @@ struct room {
 	struct nicktree		 nicks;
 	struct member		 console;
 	struct conn		*conout;	/* stdout, the console's output */
+	struct budget		 budget;	/* the members' queues, decoders */
+	int			 bcheck;	/* a budget check is due */
 	long			 nclients;
 	unsigned long		 guests;
 	long			 online;
@@ -89,10 +91,16 @@ RB_GENERATE(nicktree, member, byname, nick_cmp)
 static void	member_data(struct conn *, const unsigned char *, size_t);
 static void	member_closed(struct conn *, const char *);
 static void	console_out_closed(struct conn *, const char *);
+static void	member_drained(struct conn *);
+static void	console_in_closed(struct conn *, const char *);
 static void	member_leave(struct member *);
 
-static const struct conn_cb member_cb = { member_data, NULL, member_closed };
-static const struct conn_cb console_in_cb = { member_data, NULL, NULL };
+static const struct conn_cb member_cb = {
+	member_data, member_drained, member_closed
+};
+static const struct conn_cb console_in_cb = {
+	member_data, NULL, console_in_closed
+};
 static const struct conn_cb console_out_cb = {
 	NULL, NULL, console_out_closed
 };
@@ -101,7 +109,8 @@ static void
 verbose(const struct room *r, const char *what, const struct member *m)
 {
 	if (r->ro->verbose > 0)
-		warnx("%s: %s%s", m->in->name, what, m->nick);
+		warnx("%s: %s%s", m == &r->console ? "stdin" : m->in->name,
+		    what, m->nick);
 }
 
 static struct member *
@@ -113,40 +122,83 @@ nick_find(struct room *r, const char *nick)
 	return RB_FIND(nicktree, &r->nicks, &key);
 }
 
-/* stdout fell behind: the console leaves, what it queued is written. */
+/*
+ * stdout is over its bound after a write: the console leaves the room,
+ * what stdout has queued is written, and stdin still takes /quit.
+ */
 static void
-console_detach(struct loop *l, void *arg)
+console_full(struct conn *c)
 {
-	struct room *r = arg;
+	struct room *r = c->arg;
 
-	(void)l;
+	if (r->console.gone)
+		return;
 	warnx("stdout is too slow: the console has left the room");
-	if (r->console.in != NULL)
-		conn_pause(r->console.in, 1);
+	r->console.why = " (too slow)";
+	r->console.out = NULL;
 	member_leave(&r->console);
 }
 
+/* A member is over its bound after a write: it is dropped as too slow. */
+static void
+member_full(struct conn *c)
+{
+	struct member *m = c->arg;
+
+	m->why = " (too slow)";
+	conn_close(m->in, "too slow");
+}
+
 /*
- * Queue len bytes of msg at off for m, even if m has just left; a member
- * over its bound is dropped as too slow.
+ * Drop the members holding the most until the room is within its memory
+ * budget; each leaves with the reason.  Runs from a timer, after the
+ * turn's writes, never inside a fan-out.
  */
+static void
+room_budget(struct loop *l, void *arg)
+{
+	struct room *r = arg;
+	struct member *m, *big;
+	size_t freed = 0;
+
+	(void)l;
+	r->bcheck = 0;
+	while (budget_over(&r->budget)) {
+		big = NULL;
+		TAILQ_FOREACH(m, &r->members, entry)
+			if (m != &r->console && !m->in->dead && (big == NULL ||
+			    conn_holding(m->in) > conn_holding(big->in)))
+				big = m;
+		if (big == NULL)
+			break;
+		if (r->ro->verbose > 0)
+			warnx("%s: memory budget reached: dropped, holding %zu "
+			    "bytes", big->in->name, conn_holding(big->in));
+		freed += conn_holding(big->in);
+		big->why = " (memory budget reached)";
+		conn_close(big->in, "memory budget reached");
+	}
+	budget_trim(freed);
+}
+
+/* Check the budget once this turn's writes are done. */
+static void
+budget_check(struct room *r)
+{
+	if (r->bcheck || !budget_over(&r->budget))
+		return;
+	r->bcheck = 1;
+	loop_timer(r->loop, 0, room_budget, r);
+}
+
+/* Queue len bytes of msg at off for m, even if m has just left. */
 static void
 deliver_slice(struct member *m, struct msg *msg, size_t off, size_t len)
 {
-	struct room *r = m->room;
-
 	if (m->out == NULL || m->out->dead)
 		return;
-	if (conn_send_slice(m->out, msg, off, len) == 0 || m->out->dead)
-		return;
-	m->why = " (too slow)";
-	if (m == &r->console) {
-		/* No more lines for stdout, but what it has is written. */
-		m->out = NULL;
-		loop_defer(r->loop, console_detach, r);
-		return;
-	}
-	conn_close(m->in, "too slow");
+	conn_send_slice(m->out, msg, off, len);
+	budget_check(m->room);
 }
 
 /* Queue msg for m unless m has left. */
@@ -307,7 +359,8 @@ static void
 member_join(struct member *m)
 {
 	struct room *r = m->room;
-	struct msg *welcome;
+	struct msg *welcome, *h;
+	size_t owed = 0;
 	long i;
 
 	do
@@ -317,8 +370,14 @@ member_join(struct member *m)
 	m->joined = 1;
 	r->online++;
 	/* The batch before m's notice is not m's: no flush here. */
-	for (i = 0; i < r->nhist; i++)
-		deliver(m, r->hist[(r->hfirst + i) % r->ro->history]);
+	for (i = 0; i < r->nhist; i++) {
+		h = r->hist[(r->hfirst + i) % r->ro->history];
+		owed += h->len + QNODE_COST;
+		deliver(m, h);
+	}
+	/* The history it is owed does not make a newcomer too slow. */
+	if (owed > 0)
+		conn_maxq(m->out, r->ro->maxq + owed);
 	welcome = msg_fmt("* welcome, %s: %ld online; /help lists the "
 	    "commands\n", m->nick, r->online);
 	deliver(m, welcome);
@@ -516,6 +575,10 @@ member_line(struct member *m, const unsigned char *p, size_t len)
 		len--;
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
+	/* A console that fell behind has left, but may still /quit. */
+	if (m->gone && m == &m->room->console && len == 5 &&
+	    memcmp(p, "/quit", 5) == 0)
+		loop_stop(m->room->loop);
 	if (len == 0 || m->gone)
 		return;
 	if (p[0] == '/' && (len == 1 || p[1] != '/')) {
@@ -572,9 +635,14 @@ member_data(struct conn *c, const unsigned char *p, size_t len)
 		frame_dec_feed(&m->dec, p, len);
 	else
 		frame_dec_eof(&m->dec);
-	/* Cut lines: the decoder never fails. */
-	while (!m->gone && frame_next(&m->dec, &line, &n, &errstr) == 1)
+	/* Cut lines: the decoder never fails.  A console gone may /quit. */
+	while ((!m->gone || m == &m->room->console) &&
+	    frame_next(&m->dec, &line, &n, &errstr) == 1)
 		member_line(m, line, n);
+	if (m != &m->room->console && !c->dead) {
+		conn_hold(c, m->dec.cap);
+		budget_check(m->room);
+	}
 	if (len > 0 || m == &m->room->console || m->gone)
 		return;
 	/* The peer's EOF: it leaves once its queue is written. */
@@ -611,6 +679,26 @@ member_closed(struct conn *c, const char *why)
 		loop_defer(c->loop, member_free, m);
 }
 
+/* The history replay has been written: back to the usual bound. */
+static void
+member_drained(struct conn *c)
+{
+	struct member *m = c->arg;
+
+	conn_maxq(c, m->room->ro->maxq);
+}
+
+/* A read error on stdin: the console stays, without input. */
+static void
+console_in_closed(struct conn *c, const char *why)
+{
+	struct room *r = ((struct member *)c->arg)->room;
+
+	if (why != NULL)
+		warnx("read stdin: %s", why);
+	r->console.in = NULL;
+}
+
 static void
 console_out_closed(struct conn *c, const char *why)
 {
@@ -643,6 +731,8 @@ member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 		free(m);
 		return;
 	}
+	conn_budget(m->in, &r->budget);
+	conn_full(m->in, member_full);
 	TAILQ_INSERT_TAIL(&r->members, m, entry);
 	r->nclients++;
 	if (r->ro->key == NULL) {
@@ -714,6 +804,7 @@ console_join(struct room *r)
 	if ((r->conout = conn_stdout(r->loop, r->ro->maxq, &console_out_cb,
 	    r)) == NULL)
 		err(1, "epoll");
+	conn_full(r->conout, console_full);
 	m->out = r->conout;
 	m->in = conn_new(r->loop, STDIN_FILENO, NULL, 0, 0, &console_in_cb,
 	    m);
@@ -761,6 +852,7 @@ room_run(int *fds, int n, const struct room_opts *ro)
 	TAILQ_INIT(&r.members);
 	RB_INIT(&r.nicks);
 	r.ro = ro;
+	r.budget.max = ro->max_memory;
 	r.vis = xmalloc(CHATLINE_VISLEN(ro->max_line));
 	if (ro->history > 0)
 		r.hist = xcalloc(ro->history, sizeof(*r.hist));

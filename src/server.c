@@ -35,6 +35,7 @@ struct server {
 	long			 nconns;	/* clients or children */
 	struct conn		*in, *out;
 	struct frame_dec	 indec;		/* stdin, split for framing */
+	struct budget		 budget;	/* clients' queues, decoders */
 	int			 stalled;	/* stdout is full */
 	int			 status;
 };
@@ -137,6 +138,32 @@ out_closed(struct conn *out, const char *why)
 	loop_stop(s->loop);
 }
 
+/*
+ * Drop the clients holding the most until the server is within its
+ * memory budget, and give the memory back.
+ */
+static void
+server_budget(struct server *s)
+{
+	struct conn *c, *big;
+	char why[64];
+	size_t freed = 0;
+
+	while (budget_over(&s->budget)) {
+		big = NULL;
+		TAILQ_FOREACH(c, &s->clients, entry)
+			if (big == NULL || conn_holding(c) > conn_holding(big))
+				big = c;
+		if (big == NULL)
+			break;
+		freed += conn_holding(big);
+		snprintf(why, sizeof(why), "memory budget reached: dropped, "
+		    "holding %zu bytes", conn_holding(big));
+		conn_close(big, why);
+	}
+	budget_trim(freed);
+}
+
 /* Deliver a client's stream: frames to stdout, or back to it (--echo). */
 static void
 client_stream(struct conn *c, const unsigned char *p, size_t len)
@@ -177,6 +204,9 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 	} else if (len == 0 && !(s->so->keep_sending && s->in != NULL &&
 	    !s->in->eof))
 		conn_finish(c);
+	if (!c->dead)
+		conn_hold(c, cl->dec.cap);
+	server_budget(s);
 }
 
 static void
@@ -269,6 +299,7 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 {
 	struct conn *c, *tmp;
 	struct msg *m;
+	size_t freed = 0;
 
 	m = msg_new(p, len);
 	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
@@ -278,11 +309,15 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 			/* One peer waits for; many drop the one too slow. */
 			if (!s->so->keep && s->in != NULL)
 				conn_pause(s->in, 1);
-			else
+			else {
+				freed += conn_holding(c);
 				conn_close(c, "too slow: out-queue full");
+			}
 		}
 	}
 	msg_unref(m);
+	budget_trim(freed);
+	server_budget(s);
 }
 
 /*
@@ -438,6 +473,7 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	}
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	s->nconns++;
+	conn_budget(c, &s->budget);
 	if (s->so->key == NULL) {
 		client_live(c);
 		return;
@@ -540,6 +576,7 @@ server_init(struct server *s, const struct serve_opts *so)
 	memset(s, 0, sizeof(*s));
 	TAILQ_INIT(&s->clients);
 	s->so = so;
+	s->budget.max = so->max_memory;
 	if ((s->loop = loop_new()) == NULL)
 		err(1, "epoll");
 	loop_timer(s->loop, SWEEP_MS, sweep, s);
