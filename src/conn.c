@@ -29,6 +29,7 @@ msg_new(const void *p, size_t len)
 
 	m = xmalloc(sizeof(*m) + len);
 	m->refs = 1;
+	m->qrefs = 0;
 	m->len = len;
 	if (p != NULL)
 		memcpy(m->data, p, len);
@@ -71,8 +72,6 @@ static void
 charge(struct conn *c, size_t n)
 {
 	c->queued += n;
-	if (c->budget != NULL)
-		c->budget->used += n;
 }
 
 /* Count n bytes fewer held by c's queue. */
@@ -80,17 +79,43 @@ static void
 credit(struct conn *c, size_t n)
 {
 	c->queued -= n;
-	if (c->budget != NULL)
-		c->budget->used -= n;
+}
+
+/* What m takes from malloc, header included. */
+static size_t
+msg_size(struct msg *m)
+{
+	return malloc_usable_size(m) + 8;
+}
+
+/* Count node q in budget b: the node, and its message once. */
+static void
+budget_add(struct budget *b, struct qnode *q)
+{
+	b->used += QNODE_SIZE;
+	if (q->m->qrefs++ == 0)
+		b->used += msg_size(q->m);
+}
+
+static void
+budget_sub(struct budget *b, struct qnode *q)
+{
+	b->used -= QNODE_SIZE;
+	if (--q->m->qrefs == 0)
+		b->used -= msg_size(q->m);
 }
 
 /* Take c's bytes out of its budget: it is closing, they go soon. */
 static void
 unbudget(struct conn *c)
 {
+	struct qnode *q;
+
 	if (c->budget == NULL)
 		return;
-	c->budget->used -= c->queued + c->held;
+	for (q = c->head; q != NULL; q = q->next)
+		budget_sub(c->budget, q);
+	c->budget->used -= c->held;
 	c->budget = NULL;
 }
 
@@ -140,6 +165,8 @@ static void
 qnode_free(struct conn *c, struct qnode *q)
 {
 	credit(c, q->len + QNODE_COST);
+	if (c->budget != NULL)
+		budget_sub(c->budget, q);
 	msg_unref(q->m);
 	q->m = NULL;
 	if (q != &c->q0)
@@ -151,6 +178,7 @@ conn_free(struct loop *l, void *arg)
 {
 	struct conn *c = arg;
 	struct qnode *q;
+	size_t freed = c->queued + c->held;
 
 	(void)l;
 	while ((q = c->head) != NULL) {
@@ -158,6 +186,9 @@ conn_free(struct loop *l, void *arg)
 		qnode_free(c, q);
 	}
 	free(c);
+	/* Give the memory of a big queue or decoder back to the system. */
+	if (freed >= TRIM_MIN)
+		malloc_trim(0);
 }
 
 /* Free c at once without closing its fd (stdin, stdout at exit). */
@@ -251,15 +282,20 @@ conn_flush(struct conn *c)
 static void
 conn_read(struct conn *c)
 {
+	size_t max = c->rmax > 0 ? MINIMUM(c->rmax, sizeof(rbuf)) :
+	    sizeof(rbuf);
 	ssize_t n;
 	int i;
 
 	for (i = 0; i < READS && !c->paused && !c->eof && !c->dead; i++) {
-		if ((n = read(c->fd, rbuf, sizeof(rbuf))) > 0) {
+		if ((n = read(c->fd, rbuf, max)) > 0) {
 			c->last = loop_now(c->loop);
 			c->cb->data(c, rbuf, n);
-			/* A blocking fd (stdin) is read once a wakeup. */
-			if ((size_t)n < sizeof(rbuf) || c->blocking)
+			/*
+			 * A blocking fd (stdin) is read once a wakeup, and so
+			 * is one with a read bound, so others get their turn.
+			 */
+			if ((size_t)n < max || c->blocking || c->rmax > 0)
 				break;
 		} else if (n == 0) {
 			c->eof = 1;
@@ -295,9 +331,16 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 static int
 conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 {
-	struct qnode *q;
+	struct qnode *q = c->tail;
 	int was_empty = c->head == NULL;
 
+	/* The next bytes of the message the last node holds: one node. */
+	if (q != NULL && q->m == m && q->off + q->len == off &&
+	    q->len + len <= QNODE_MAX) {
+		q->len += len;
+		charge(c, len);
+		return 0;
+	}
 	while (len > 0) {
 		q = c->q0.m == NULL ? &c->q0 : xmalloc(sizeof(*q));
 		q->next = NULL;
@@ -308,6 +351,8 @@ conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 		off += q->len;
 		len -= q->len;
 		m->refs++;
+		if (c->budget != NULL)
+			budget_add(c->budget, q);
 		if (c->tail != NULL)
 			c->tail->next = q;
 		else
@@ -545,11 +590,22 @@ conn_maxq(struct conn *c, size_t maxq)
 void
 conn_budget(struct conn *c, struct budget *b)
 {
+	struct qnode *q;
+
 	unbudget(c);
 	if (c->dead || b == NULL)
 		return;
 	c->budget = b;
-	b->used += c->queued + c->held;
+	for (q = c->head; q != NULL; q = q->next)
+		budget_add(b, q);
+	b->used += c->held;
+}
+
+/* Read at most n bytes from c a wakeup, once: a fair share of a turn. */
+void
+conn_read_max(struct conn *c, size_t n)
+{
+	c->rmax = n;
 }
 
 /* Set the bytes c's owner holds for it (a decoder's buffer). */
@@ -575,10 +631,3 @@ budget_over(const struct budget *b)
 	return b->max > 0 && b->used > b->max;
 }
 
-/* Give the memory of freed bytes back to the system if they were many. */
-void
-budget_trim(size_t freed)
-{
-	if (freed >= TRIM_MIN)
-		malloc_trim(0);
-}

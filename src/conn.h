@@ -15,6 +15,7 @@ struct loop;
 /* A reference-counted message: one copy shared by every queue it is in. */
 struct msg {
 	unsigned int	 refs;
+	unsigned int	 qrefs;		/* nodes of budgeted queues */
 	size_t		 len;
 	unsigned char	 data[];
 };
@@ -34,15 +35,17 @@ struct qnode {
 };
 
 /*
- * What a queued node costs beyond its payload: the node and its malloc
- * header, and a share of a message's header and malloc header.  Queues
- * count these, so a bound holds for one-byte lines as for long ones.
+ * What a queued node costs a queue's bound beyond its payload: the node
+ * and its malloc header, and a share of a message's header and malloc
+ * header.  So --max-queue holds for one-byte lines as for long ones.
  */
-#define QNODE_COST	(sizeof(struct qnode) + 8 + sizeof(struct msg) + 16)
+#define QNODE_SIZE	(sizeof(struct qnode) + 8)
+#define QNODE_COST	(QNODE_SIZE + sizeof(struct msg) + 16)
 
 /*
- * A server's memory budget: the bytes its connections' out-queues and
- * input decoders hold, overhead included.  max 0 means no bound.
+ * A server's memory budget: the real bytes its connections' out-queues
+ * and input decoders hold: every node, and every message they share
+ * once, as malloc has it.  max 0 means no bound.
  */
 struct budget {
 	size_t		 used;
@@ -71,6 +74,7 @@ struct conn {
 	size_t		 queued, maxq;	/* real bytes, QNODE_COST a node */
 	size_t		 held;		/* the owner's decoder, in bytes */
 	struct budget	*budget;	/* the server's, or NULL */
+	size_t		 rmax;		/* bytes read a wakeup; 0: the default */
 	/* After conn_send_slice(): over maxq after a flush; see conn_full. */
 	void		(*full)(struct conn *);
 	int		 paused;	/* not reading */
@@ -116,6 +120,6 @@ void		 conn_budget(struct conn *, struct budget *);
 void		 conn_hold(struct conn *, size_t);
 size_t		 conn_holding(const struct conn *);
 int		 budget_over(const struct budget *);
-void		 budget_trim(size_t);
+void		 conn_read_max(struct conn *, size_t);
 
 #endif

@@ -159,7 +159,6 @@ room_budget(struct loop *l, void *arg)
 {
 	struct room *r = arg;
 	struct member *m, *big;
-	size_t freed = 0;
 
 	(void)l;
 	r->bcheck = 0;
@@ -174,11 +173,9 @@ room_budget(struct loop *l, void *arg)
 		if (r->ro->verbose > 0)
 			warnx("%s: memory budget reached: dropped, holding %zu "
 			    "bytes", big->in->name, conn_holding(big->in));
-		freed += conn_holding(big->in);
 		big->why = " (memory budget reached)";
 		conn_close(big->in, "memory budget reached");
 	}
-	budget_trim(freed);
 }
 
 /* Check the budget once this turn's writes are done. */

@@ -140,14 +140,13 @@ out_closed(struct conn *out, const char *why)
 
 /*
  * Drop the clients holding the most until the server is within its
- * memory budget, and give the memory back.
+ * memory budget; conn.c gives the memory back.
  */
 static void
 server_budget(struct server *s)
 {
 	struct conn *c, *big;
 	char why[64];
-	size_t freed = 0;
 
 	while (budget_over(&s->budget)) {
 		big = NULL;
@@ -156,12 +155,10 @@ server_budget(struct server *s)
 				big = c;
 		if (big == NULL)
 			break;
-		freed += conn_holding(big);
 		snprintf(why, sizeof(why), "memory budget reached: dropped, "
 		    "holding %zu bytes", conn_holding(big));
 		conn_close(big, why);
 	}
-	budget_trim(freed);
 }
 
 /* Deliver a client's stream: frames to stdout, or back to it (--echo). */
@@ -299,7 +296,6 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 {
 	struct conn *c, *tmp;
 	struct msg *m;
-	size_t freed = 0;
 
 	m = msg_new(p, len);
 	TAILQ_FOREACH_SAFE(c, &s->clients, entry, tmp) {
@@ -309,14 +305,11 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 			/* One peer waits for; many drop the one too slow. */
 			if (!s->so->keep && s->in != NULL)
 				conn_pause(s->in, 1);
-			else {
-				freed += conn_holding(c);
+			else
 				conn_close(c, "too slow: out-queue full");
-			}
 		}
 	}
 	msg_unref(m);
-	budget_trim(freed);
 	server_budget(s);
 }
 
