@@ -304,7 +304,7 @@ def longburst():
     return r
 
 
-def burst_room(lines, nmembers=1000):
+def burst_room(lines, endnick=None, nmembers=1000):
     """A room of N readers; one member sends lines, another a ping."""
     srv = Server(["chat", "-l", "--max-clients", "20000", HOST, "0"])
     readers = Readers(srv.port, nmembers)
@@ -323,7 +323,8 @@ def burst_room(lines, nmembers=1000):
     want_ping = b"<" + nb + b"> ping\n"
     if readers.until_all([want_ping], TIMEOUT):
         tping = time.monotonic() - t0
-    ok = readers.until_all([want_ping, b"<" + na + b"> end\n"], TIMEOUT)
+    ok = readers.until_all([want_ping, b"<" + (endnick or na) + b"> end\n"],
+                           TIMEOUT)
     tall = time.monotonic() - t0
     r = dict(peak=srv.hwm(), after=srv.rss(),
              note="ping after %s, all lines in %.1f s%s, %d of %d dropped" %
@@ -341,7 +342,8 @@ def shortburst():
 
 
 def nick():
-    return burst_room(b"".join(b"/nick n%d\n" % (i % 2) for i in range(20000)))
+    return burst_room(b"".join(b"/nick n%d\n" % (i % 2)
+                               for i in range(20000)), b"n1")
 
 
 def join():
@@ -366,7 +368,7 @@ def join():
     last.close()
     # Memory after every member has left.
     wait_for(lambda: False, 3)
-    r = dict(peak=peak, after=srv.rss(),
+    r = dict(peak=max(peak, srv.hwm()), after=srv.rss(),
              note="%d joined in %s" % (n, tjoin))
     srv.stop()
     return r

@@ -4,6 +4,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,11 @@
 #include "util.h"
 
 #define SWEEP_MS	1000
-#define BATCH_MIN	4096
+#define NOTICE_CHUNK	(64 * 1024)	/* a message of notices */
+#define RUN_MIN		4096
+#define RUN_MAX		(64 * 1024)	/* a run of lines, one message */
+#define MEMBER_READ	(16 * 1024)	/* bytes read from a member a turn */
+#define MEMBER_LINES	256		/* its lines handled a turn */
 
 /*
  * The chat room: members, nicks, commands, history and fan-out.  A line
@@ -29,12 +34,21 @@
  * runs inside another and no member is freed while one runs.
  *
  * The join and leave notices of a loop turn (up to 256 accepts a wakeup)
- * go out as one batch message, so a join storm of N members queues N
- * messages a turn, not N for each join.  Each member gets the slice of
- * the batch it would have got line by line: a member that joined in it
- * the part after its own notice, one that left the part before.  Any
- * other line first sends the batch, so every member's lines keep their
- * order.
+ * go out as one batch, so a join storm of N members queues N slices a
+ * turn, not N for each join.  Each member gets the slice of the batch it
+ * would have got line by line: a member that joined in it the part after
+ * its own notice, one that left the part before.  The batches of many
+ * turns are written one after another into one chunk of NOTICE_CHUNK
+ * bytes, so the slices a member that does not read is owed join up into
+ * one queue node (conn.c extends it): N members that never read cost N
+ * nodes a chunk, not N for each turn.  Any other line first sends the
+ * batch, so every member's lines keep their order.
+ *
+ * A member's input is work bounded a turn: MEMBER_READ bytes and
+ * MEMBER_LINES lines, the rest kept for the next turn while its socket
+ * is not read, so one member's flood of short lines or commands never
+ * stalls the others.  Its room lines in a row make one run, one message
+ * for all (broadcast()), not one a line.
  */
 struct member {
 	TAILQ_ENTRY(member) entry;
@@ -50,7 +64,15 @@ struct member {
 	unsigned long	 bgen;		/* the batch boff and bend are about */
 	size_t		 boff, bend;	/* its slice of that batch */
 	int		 finish;	/* to close once the batch is sent */
+	unsigned char	*pend;		/* input kept for its next turn */
+	struct loop_timer *resume;	/* that turn */
 	char		 nick[NICK_MAX + 1];
+};
+
+/* A line of the history: a slice of a message. */
+struct hline {
+	struct msg	*m;
+	size_t		 off, len;
 };
 
 TAILQ_HEAD(memberlist, member);
@@ -66,13 +88,18 @@ struct room {
 	struct budget		 budget;	/* the members' queues, decoders */
 	int			 bcheck;	/* a budget check is due */
 	long			 nclients;
+	long			 npeak;		/* most since the last trim */
 	unsigned long		 guests;
 	long			 online;
-	struct msg		**hist;		/* a ring of ro->history */
+	struct hline		*hist;		/* a ring of ro->history */
 	long			 nhist, hfirst;
 	char			*vis;		/* chatline_vis() output */
-	struct msg		*batch;		/* unsent join/leave notices */
+	struct msg		*batch;		/* join/leave notices: a chunk */
 	size_t			 bcap;		/* bytes batch has room for */
+	size_t			 bstart;	/* where the unsent ones start */
+	struct msg		*run;		/* lines not yet broadcast */
+	size_t			 runcap;
+	struct member		*runfrom;	/* the member run is not for */
 	unsigned long		 bgen;		/* counts batches */
 	int			 bsched;	/* a batch_run() is deferred */
 	int			 closing;	/* at exit: no more notices */
@@ -206,40 +233,76 @@ deliver(struct member *m, struct msg *msg)
 		deliver_slice(m, msg, 0, msg->len);
 }
 
+/* Keep len bytes of msg at off, one line, for newcomers. */
 static void
-history_add(struct room *r, struct msg *msg)
+history_add(struct room *r, struct msg *msg, size_t off, size_t len)
 {
-	long i;
+	struct hline *h;
 
 	if (r->ro->history <= 0)
 		return;
 	msg->refs++;
 	if (r->nhist < r->ro->history) {
-		i = (r->hfirst + r->nhist++) % r->ro->history;
+		h = &r->hist[(r->hfirst + r->nhist++) % r->ro->history];
 	} else {
-		i = r->hfirst;
-		msg_unref(r->hist[i]);
+		h = &r->hist[r->hfirst];
+		msg_unref(h->m);
 		r->hfirst = (r->hfirst + 1) % r->ro->history;
 	}
-	r->hist[i] = msg;
+	h->m = msg;
+	h->off = off;
+	h->len = len;
 }
 
-/* Send the batch: each member its slice (see the top of the file). */
+/*
+ * Send the lines of the run: one message, to every member but the one
+ * it is not for; each of its lines is kept for the history.
+ */
+static void
+run_flush(struct room *r)
+{
+	struct msg *run = r->run;
+	struct member *m;
+	const unsigned char *nl;
+	size_t off;
+
+	if (run == NULL)
+		return;
+	r->run = NULL;
+	TAILQ_FOREACH(m, &r->members, entry)
+		if (m != r->runfrom && m->joined)
+			deliver(m, run);
+	for (off = 0; r->ro->history > 0 && off < run->len; off = nl -
+	    run->data + 1) {
+		if ((nl = memchr(run->data + off, '\n', run->len - off)) ==
+		    NULL)
+			break;
+		history_add(r, run, off, nl - run->data + 1 - off);
+	}
+	msg_unref(run);
+}
+
+/*
+ * Send the notices of this turn: each member its slice of them (see the
+ * top of the file).  The chunk they are in stays for the next ones.
+ */
 static void
 batch_flush(struct room *r)
 {
 	struct msg *b = r->batch;
 	struct member *m;
-	size_t end;
+	size_t start, end;
 
-	if (b == NULL)
+	if (b == NULL || b->len == r->bstart)
 		return;
-	r->batch = NULL;
+	start = r->bstart;
+	r->bstart = b->len;
 	TAILQ_FOREACH(m, &r->members, entry) {
 		if (!m->joined)
 			continue;
 		if (m->bgen != r->bgen) {
-			deliver(m, b);
+			if (!m->gone)
+				deliver_slice(m, b, start, b->len - start);
 			continue;
 		}
 		end = MINIMUM(m->bend, b->len);
@@ -250,7 +313,6 @@ batch_flush(struct room *r)
 			conn_finish(m->out);
 		}
 	}
-	msg_unref(b);
 }
 
 static void
@@ -263,46 +325,65 @@ batch_run(struct loop *l, void *arg)
 	batch_flush(r);
 }
 
-/* Append line to the batch and keep it; return its offset in the batch. */
+/* Append line to the notices and keep it; return its offset in them. */
 static size_t
 batch_add(struct room *r, struct msg *line)
 {
 	size_t off;
 
+	run_flush(r);
+	if (r->batch != NULL && r->batch->len + line->len > r->bcap) {
+		/* The chunk is full: what is in it goes, a new one starts. */
+		batch_flush(r);
+		msg_unref(r->batch);
+		r->batch = NULL;
+	}
 	if (r->batch == NULL) {
-		r->bcap = MAXIMUM(BATCH_MIN, line->len);
+		r->bcap = MAXIMUM(NOTICE_CHUNK, line->len);
 		r->batch = msg_new(NULL, r->bcap);
-		r->batch->len = 0;
+		r->batch->len = r->bstart = 0;
+	}
+	if (r->batch->len == r->bstart) {
 		r->bgen++;
 		if (!r->bsched) {
 			r->bsched = 1;
 			loop_defer(r->loop, batch_run, r);
 		}
 	}
-	if (r->batch->len + line->len > r->bcap) {
-		r->bcap = MAXIMUM(r->bcap * 2, r->batch->len + line->len);
-		r->batch = xreallocarray(r->batch, 1, sizeof(*r->batch) +
-		    r->bcap);
-	}
 	off = r->batch->len;
 	memcpy(r->batch->data + off, line->data, line->len);
 	r->batch->len += line->len;
-	history_add(r, line);
+	history_add(r, line, 0, line->len);
 	msg_unref(line);
 	return off;
 }
 
-/* Send msg to every member but from (NULL: all), and keep it. */
+/*
+ * Send msg to every member but from (NULL: all), and keep it.  Lines
+ * for the same members in a row join one run, sent as one message
+ * once the member's turn is over or another line comes between.
+ */
 static void
 broadcast(struct room *r, struct member *from, struct msg *msg)
 {
-	struct member *m;
-
-	batch_flush(r);
-	TAILQ_FOREACH(m, &r->members, entry)
-		if (m != from && m->joined)
-			deliver(m, msg);
-	history_add(r, msg);
+	if (r->run != NULL && (r->runfrom != from ||
+	    r->run->len + msg->len > RUN_MAX))
+		run_flush(r);
+	if (r->run == NULL) {
+		batch_flush(r);
+		r->runcap = MAXIMUM(RUN_MIN, msg->len);
+		r->run = msg_new(NULL, r->runcap);
+		r->run->len = 0;
+		r->runfrom = from;
+	}
+	if (r->run->len + msg->len > r->runcap) {
+		/* Not yet in any queue: it may move. */
+		r->runcap = MAXIMUM(r->runcap * 2, r->run->len + msg->len);
+		r->run = xreallocarray(r->run, 1, sizeof(*r->run) +
+		    r->runcap);
+	}
+	memcpy(r->run->data + r->run->len, msg->data, msg->len);
+	r->run->len += msg->len;
 	msg_unref(msg);
 }
 
@@ -310,6 +391,7 @@ broadcast(struct room *r, struct member *from, struct msg *msg)
 static void
 tell(struct member *m, struct msg *msg)
 {
+	run_flush(m->room);
 	batch_flush(m->room);
 	deliver(m, msg);
 	msg_unref(msg);
@@ -335,7 +417,7 @@ member_leave(struct member *m)
 	/* It still gets what came before, if it joined before the batch. */
 	if (m->bgen != r->bgen) {
 		m->bgen = r->bgen;
-		m->boff = 0;
+		m->boff = r->bstart;
 	}
 	m->bend = off;
 }
@@ -346,7 +428,8 @@ member_finish(struct member *m)
 {
 	struct room *r = m->room;
 
-	if (r->batch != NULL && m->bgen == r->bgen)
+	if (r->batch != NULL && r->batch->len > r->bstart &&
+	    m->bgen == r->bgen)
 		m->finish = 1;
 	else
 		conn_finish(m->out);
@@ -356,10 +439,13 @@ static void
 member_join(struct member *m)
 {
 	struct room *r = m->room;
-	struct msg *welcome, *h;
+	struct msg *welcome;
+	struct hline *h;
 	size_t owed = 0;
 	long i;
 
+	/* Lines before m's join are not m's, but its history. */
+	run_flush(r);
 	do
 		snprintf(m->nick, sizeof(m->nick), "guest%lu", ++r->guests);
 	while (nick_find(r, m->nick) != NULL);
@@ -368,9 +454,9 @@ member_join(struct member *m)
 	r->online++;
 	/* The batch before m's notice is not m's: no flush here. */
 	for (i = 0; i < r->nhist; i++) {
-		h = r->hist[(r->hfirst + i) % r->ro->history];
+		h = &r->hist[(r->hfirst + i) % r->ro->history];
 		owed += h->len + QNODE_COST;
-		deliver(m, h);
+		deliver_slice(m, h->m, h->off, h->len);
 	}
 	/* The history it is owed does not make a newcomer too slow. */
 	if (owed > 0)
@@ -618,13 +704,81 @@ member_auth(struct member *m, const unsigned char **p, size_t *len)
 	return *len > 0 || eof;
 }
 
+/*
+ * Handle up to n of m's lines (n < 0: all of them); return 1 if what it
+ * sent has more lines for another turn.
+ */
+static int
+member_lines(struct member *m, int n)
+{
+	const unsigned char *line;
+	const char *errstr;
+	size_t len;
+
+	/* Cut lines: the decoder never fails.  A console gone may /quit. */
+	while (!m->gone || m == &m->room->console) {
+		if (n >= 0 && n-- == 0)
+			return m->dec.inlen > 0;
+		if (frame_next(&m->dec, &line, &len, &errstr) != 1)
+			break;
+		member_line(m, line, len);
+	}
+	return 0;
+}
+
+static void	member_resume(struct loop *, void *);
+
+/*
+ * Send m's run, and if it sent more lines than a turn takes (more), keep
+ * the rest and stop reading it until they are handled in turns to come.
+ */
+static void
+member_account(struct member *m, int more)
+{
+	struct room *r = m->room;
+	struct conn *c = m->in;
+
+	run_flush(r);
+	if (more && !c->dead && !m->gone) {
+		if (m->pend == NULL) {
+			/* The slice is conn.c's read buffer: copy it. */
+			m->pend = xmalloc(MEMBER_READ);
+			memcpy(m->pend, m->dec.in, m->dec.inlen);
+			frame_dec_feed(&m->dec, m->pend, m->dec.inlen);
+			conn_pause(c, 1);
+		}
+		m->resume = loop_timer(r->loop, 1, member_resume, m);
+	} else if (m->pend != NULL) {
+		frame_dec_feed(&m->dec, NULL, 0);
+		free(m->pend);
+		m->pend = NULL;
+		if (!c->dead && !m->gone)
+			conn_pause(c, 0);
+	}
+	if (!c->dead) {
+		conn_hold(c, m->dec.cap + (m->pend != NULL ? MEMBER_READ : 0));
+		budget_check(r);
+	}
+}
+
+/* The next turn of a member that sent more than one turn takes. */
+static void
+member_resume(struct loop *l, void *arg)
+{
+	struct member *m = arg;
+
+	(void)l;
+	m->resume = NULL;
+	if (m->in->dead)
+		return;
+	member_account(m, member_lines(m, MEMBER_LINES));
+}
+
 static void
 member_data(struct conn *c, const unsigned char *p, size_t len)
 {
 	struct member *m = c->arg;
-	const unsigned char *line;
-	const char *errstr;
-	size_t n;
+	int console = m == &m->room->console;
 
 	if (m->auth != NULL && !member_auth(m, &p, &len))
 		return;
@@ -632,15 +786,14 @@ member_data(struct conn *c, const unsigned char *p, size_t len)
 		frame_dec_feed(&m->dec, p, len);
 	else
 		frame_dec_eof(&m->dec);
-	/* Cut lines: the decoder never fails.  A console gone may /quit. */
-	while ((!m->gone || m == &m->room->console) &&
-	    frame_next(&m->dec, &line, &n, &errstr) == 1)
-		member_line(m, line, n);
-	if (m != &m->room->console && !c->dead) {
-		conn_hold(c, m->dec.cap);
-		budget_check(m->room);
-	}
-	if (len > 0 || m == &m->room->console || m->gone)
+	/* The host's console is not held to a member's share. */
+	if (console) {
+		member_lines(m, -1);
+		run_flush(m->room);
+	} else
+		member_account(m, member_lines(m, len > 0 ? MEMBER_LINES :
+		    -1));
+	if (len > 0 || console || m->gone)
 		return;
 	/* The peer's EOF: it leaves once its queue is written. */
 	member_leave(m);
@@ -657,7 +810,9 @@ member_free(struct loop *l, void *arg)
 	/* A member dropped during a fan-out is announced from here. */
 	member_leave(m);
 	TAILQ_REMOVE(&r->members, m, entry);
+	loop_timer_cancel(r->loop, m->resume);
 	frame_dec_free(&m->dec);
+	free(m->pend);
 	free(m->auth);
 	free(m);
 	r->nclients--;
@@ -730,6 +885,7 @@ member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 	}
 	conn_budget(m->in, &r->budget);
 	conn_full(m->in, member_full);
+	conn_read_max(m->in, MEMBER_READ);
 	TAILQ_INSERT_TAIL(&r->members, m, entry);
 	r->nclients++;
 	if (r->ro->key == NULL) {
@@ -770,7 +926,10 @@ room_accept(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 		member_new(r, fd, sa, len);
 }
 
-/* Close members idle for -w, or still in the handshake after it. */
+/*
+ * Close members idle for -w, or still in the handshake after it; once
+ * half the members have gone, give their memory back to the system.
+ */
 static void
 room_sweep(struct loop *l, void *arg)
 {
@@ -784,6 +943,12 @@ room_sweep(struct loop *l, void *arg)
 		if ((why = conn_expired(m->in, m->auth != NULL,
 		    r->ro->idle_ms)) != NULL)
 			conn_close(m->in, why);
+	}
+	if (r->nclients > r->npeak)
+		r->npeak = r->nclients;
+	else if (r->npeak >= 64 && r->nclients < r->npeak / 2) {
+		malloc_trim(0);
+		r->npeak = r->nclients;
 	}
 	loop_timer(l, SWEEP_MS, room_sweep, r);
 }
@@ -818,6 +983,7 @@ room_close(struct room *r)
 	struct member *m, *tmp;
 	long i;
 
+	run_flush(r);
 	batch_flush(r);
 	r->closing = 1;
 	if (r->conout != NULL) {
@@ -832,8 +998,9 @@ room_close(struct room *r)
 		if (m != &r->console)
 			conn_close(m->in, NULL);
 	for (i = 0; i < r->nhist; i++)
-		msg_unref(r->hist[(r->hfirst + i) % r->ro->history]);
+		msg_unref(r->hist[(r->hfirst + i) % r->ro->history].m);
 	free(r->hist);
+	msg_unref(r->batch);
 	free(r->vis);
 	loop_free(r->loop);
 }

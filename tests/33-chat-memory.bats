@@ -87,3 +87,28 @@ memchat() {
 	[ "$output" = $'2000 lines\nwelcome\nexit 0' ]
 	[[ $stderr == *"stdout is too slow: the console has left the room"* ]]
 }
+
+# hwm PID: the peak resident set of PID in KiB.
+hwm() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "chat: 256 KiB of one-character lines from one member: no reader dropped, the next line within 5 s, peak under 48 MiB" {
+	room
+	MEMCHAT_SECS=5 memchat flood 200 256 chars
+	echo "# $stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 readers got the ping" ]
+	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
+	[ "$(hwm "$SERVER_PID")" -lt $((48 * 1024)) ]
+}
+
+@test "chat: a burst of /nick commands: no reader dropped, the next line within 5 s, peak under 48 MiB" {
+	room
+	MEMCHAT_SECS=5 memchat flood 200 256 nick
+	echo "# $stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 readers got the ping" ]
+	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
+	[ "$(hwm "$SERVER_PID")" -lt $((48 * 1024)) ]
+}

@@ -10,6 +10,12 @@ usage: memchat.py HOST PORT MODE [ARG...]
   join N            N members join one after another, each must get its
                     welcome (after any history) and is then closed;
                     prints "N welcomed"
+  flood R KB KIND   R members that read join; one more sends KB KiB of
+                    one-character lines (KIND "chars") or of "/nick"
+                    commands (KIND "nick"), then another sends "ping"
+                    right after; every reader must get the ping within
+                    SECS (env MEMCHAT_SECS, default 10) and none may be
+                    dropped; prints "R readers got the ping"
   hog MB            one member joins and never reads; a second sends MB
                     MiB in 1 KiB lines, then "done"; the sender must see
                     "* guest1 has left (memory budget reached)"; prints
@@ -160,8 +166,67 @@ def hog(host, port, mb):
     return 0
 
 
+def flood(host, port, nread, kb, kind):
+    secs = float(__import__("os").environ.get("MEMCHAT_SECS", "10"))
+    sel = selectors.DefaultSelector()
+    readers = [connect(host, port) for _ in range(nread)]
+    tails = {s: b"" for s in readers}
+    for s in readers:
+        sel.register(s, selectors.EVENT_READ)
+    a = socket.create_connection((host, port), timeout=WAIT)
+    b = socket.create_connection((host, port), timeout=WAIT)
+    buf = b""
+    while b"* welcome, " not in buf or b":" not in buf.split(
+            b"* welcome, ", 1)[1]:
+        buf += b.recv(4096)
+    nick = buf.split(b"* welcome, ", 1)[1].split(b":", 1)[0]
+    want = b"<" + nick + b"> ping\n"
+    if kind == "nick":
+        data = b"".join(b"/nick n%d\n" % (i % 2) for i in range(kb * 128))
+    else:
+        data = b"a\n" * (kb * 512)
+    data = memoryview(data)
+    a.setblocking(False)
+    got = set()
+    deadline = None
+    while len(got) < nread:
+        if len(data):
+            try:
+                data = data[a.send(data[:65536]):]
+            except BlockingIOError:
+                pass
+            if not len(data) and deadline is None:
+                b.sendall(b"ping\n")
+                deadline = time.monotonic() + secs
+        try:
+            a.recv(1 << 20)
+        except BlockingIOError:
+            pass
+        if deadline is not None and time.monotonic() > deadline:
+            print("memchat: %d of %d readers got the ping in %g s" %
+                  (len(got), nread, secs), file=sys.stderr)
+            return 1
+        for key, _ in sel.select(0.01):
+            s = key.fileobj
+            try:
+                d = s.recv(1 << 20)
+            except (BlockingIOError, ConnectionResetError):
+                continue
+            if not d:
+                print("memchat: a reader was closed", file=sys.stderr)
+                return 1
+            t = tails[s] + d
+            if want in t:
+                got.add(s)
+            tails[s] = t[-64:]
+    print("%d readers got the ping" % nread)
+    return 0
+
+
 def main(argv):
     host, port, mode = argv[1], int(argv[2]), argv[3]
+    if mode == "flood":
+        return flood(host, port, int(argv[4]), int(argv[5]), argv[6])
     args = [int(x) for x in argv[4:]]
     if mode == "burst":
         return burst(host, port, *args)
