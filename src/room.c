@@ -176,6 +176,15 @@ member_full(struct conn *c)
 	conn_close(m->in, "too slow");
 }
 
+static int
+holding_cmp(const void *a, const void *b)
+{
+	size_t x = conn_holding((*(struct member *const *)a)->in);
+	size_t y = conn_holding((*(struct member *const *)b)->in);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /*
  * Drop the members holding the most until the room is within its memory
  * budget; each leaves with the reason.  Runs from a timer, after the
@@ -185,24 +194,27 @@ static void
 room_budget(struct loop *l, void *arg)
 {
 	struct room *r = arg;
-	struct member *m, *big;
+	struct member *m, **big;
+	long i, n = 0;
 
 	(void)l;
 	r->bcheck = 0;
-	while (budget_over(&r->budget)) {
-		big = NULL;
-		TAILQ_FOREACH(m, &r->members, entry)
-			if (m != &r->console && !m->in->dead && (big == NULL ||
-			    conn_holding(m->in) > conn_holding(big->in)))
-				big = m;
-		if (big == NULL)
-			break;
+	if (!budget_over(&r->budget))
+		return;
+	big = xreallocarray(NULL, r->nclients + 1, sizeof(*big));
+	TAILQ_FOREACH(m, &r->members, entry)
+		if (m != &r->console && !m->in->dead && n <= r->nclients)
+			big[n++] = m;
+	qsort(big, n, sizeof(*big), holding_cmp);
+	for (i = 0; i < n && budget_over(&r->budget); i++) {
+		m = big[i];
 		if (r->ro->verbose > 0)
 			warnx("%s: memory budget reached: dropped, holding %zu "
-			    "bytes", big->in->name, conn_holding(big->in));
-		big->why = " (memory budget reached)";
-		conn_close(big->in, "memory budget reached");
+			    "bytes", m->in->name, conn_holding(m->in));
+		m->why = " (memory budget reached)";
+		conn_close(m->in, "memory budget reached");
 	}
+	free(big);
 }
 
 /* Check the budget once this turn's writes are done. */
