@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #define READS		4		/* reads a wakeup, for fairness */
 #define IOVS		64
 #define TRIM_MIN	(1024 * 1024)	/* freed bytes worth a malloc_trim */
+#define FLUSH_WAIT_MS	10000		/* at exit, for a reader of stdout */
 
 static unsigned char rbuf[READSZ];
 
@@ -502,17 +504,24 @@ conn_finish(struct conn *c)
 		conn_close(c, NULL);
 }
 
-/* Write out the whole queue, blocking (stdout at exit). */
+/*
+ * Write out the whole queue before exit (stdout), waiting while the
+ * reader takes it, but giving up after FLUSH_WAIT_MS without progress:
+ * a terminal no one reads must not hold the exit for ever.
+ */
 void
 conn_flush_sync(struct conn *c)
 {
-	int fl;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+	int n;
 
-	if (c->dead || c->head == NULL)
-		return;
-	if ((fl = fcntl(c->fd, F_GETFL)) != -1)
-		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-	conn_flush(c);
+	while (!c->dead && c->head != NULL) {
+		if (conn_flush(c) == -1 || c->head == NULL)
+			return;
+		if ((n = poll(&pfd, 1, FLUSH_WAIT_MS)) == 0 ||
+		    (n == -1 && errno != EINTR))
+			return;
+	}
 }
 
 /* Close and free c at once, calling no callback: for a loop's end. */

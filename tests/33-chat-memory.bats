@@ -122,3 +122,11 @@ skip_rss_if_asan() {
 	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
 	[ "$(hwm "$SERVER_PID")" -lt $((48 * 1024)) ]
 }
+
+@test "chat: /quit on a terminal whose output is never read exits within 20 s" {
+	run --separate-stderr timeout 60 "$PYTHON" "$PEERS/ptyroom.py" "$SK" \
+	    400 1024 noread
+	echo "# $stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = $'400 lines\nwelcome\nexit 0' ]
+}

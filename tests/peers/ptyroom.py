@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A chat room whose host terminal is never read; stdlib only, loopback only.
 
-usage: ptyroom.py SK N LEN
+usage: ptyroom.py SK N LEN [noread]
 
 Runs "SK chat -l 127.0.0.1 0" with standard input and output on a pty
 whose master is not read, then: a reader and a sender join; the sender
 sends N lines of LEN bytes and "done"; the reader must get them all.
 Then a newcomer must get its welcome.  Then "/quit" is typed on the
-terminal and the terminal is read until the room exits.  Prints
+terminal and the terminal is read until the room exits (with "noread",
+never read: the room must give up on it and exit within 20 s).  Prints
 "N lines", "welcome", "exit STATUS"; exits 1 at the first step that does
 not happen within 10 s.
 """
@@ -37,7 +38,7 @@ def recv_until(s, want, deadline):
     return buf
 
 
-def main(sk, n, linelen):
+def main(sk, n, linelen, noread=False):
     master, slave = pty.openpty()
     tty.setraw(slave)
     d = tempfile.mkdtemp()
@@ -74,10 +75,12 @@ def main(sk, n, linelen):
         print("welcome")
         os.write(master, b"/quit\n")
         # Now read the terminal, so that what the room queued is written.
-        deadline = time.monotonic() + WAIT
+        deadline = time.monotonic() + (2 * WAIT if noread else WAIT)
         os.set_blocking(master, False)
         while p.poll() is None and time.monotonic() < deadline:
             try:
+                if noread:
+                    raise BlockingIOError
                 os.read(master, 1 << 16)
             except (BlockingIOError, OSError):
                 time.sleep(0.01)
@@ -94,4 +97,5 @@ def main(sk, n, linelen):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                  sys.argv[4:] == ["noread"]))
