@@ -74,7 +74,7 @@ struct conn {
 	size_t		 queued, maxq;	/* real bytes, QNODE_COST a node */
 	size_t		 held;		/* the owner's decoder, in bytes */
 	struct budget	*budget;	/* the server's, or NULL */
-	size_t		 rmax;		/* bytes read a wakeup; 0: the default */
+	size_t		 rmax;		/* bytes read a wakeup; 0: READSZ */
 	/* After conn_send_slice(): over maxq after a flush; see conn_full. */
 	void		(*full)(struct conn *);
 	int		 paused;	/* not reading */

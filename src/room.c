@@ -85,10 +85,10 @@ struct room {
 	struct nicktree		 nicks;
 	struct member		 console;
 	struct conn		*conout;	/* stdout, the console's output */
-	struct budget		 budget;	/* the members' queues, decoders */
+	struct budget		 budget;	/* members: queues, decoders */
 	int			 bcheck;	/* a budget check is due */
 	long			 nclients;
-	long			 npeak;		/* most since the last trim */
+	long			 npeak;		/* most since a trim */
 	unsigned long		 guests;
 	long			 online;
 	struct hline		*hist;		/* a ring of ro->history */
@@ -96,7 +96,7 @@ struct room {
 	char			*vis;		/* chatline_vis() output */
 	struct msg		*batch;		/* join/leave notices: a chunk */
 	size_t			 bcap;		/* bytes batch has room for */
-	size_t			 bstart;	/* where the unsent ones start */
+	size_t			 bstart;	/* the unsent ones start */
 	struct msg		*run;		/* lines not yet broadcast */
 	size_t			 runcap;
 	struct member		*runfrom;	/* the member run is not for */
