@@ -94,7 +94,7 @@ struct room {
 	struct hline		*hist;		/* a ring of ro->history */
 	long			 nhist, hfirst;
 	char			*vis;		/* chatline_vis() output */
-	struct msg		*batch;		/* join/leave notices: a chunk */
+	struct msg		*batch;		/* the notices, a chunk */
 	size_t			 bcap;		/* bytes batch has room for */
 	size_t			 bstart;	/* the unsent ones start */
 	struct msg		*run;		/* lines not yet broadcast */
