@@ -29,7 +29,8 @@ enum {
 	OPT_ALLOW,
 	OPT_DENY,
 	OPT_MAX_QUEUE,
-	OPT_MAX_LINE
+	OPT_MAX_LINE,
+	OPT_MAX_MEMORY
 };
 
 static const char help[] =
@@ -44,7 +45,9 @@ OPTS_HELP
 "      --allow CIDR     accept only clients in CIDR (repeatable)\n"
 "      --deny CIDR      refuse clients in CIDR (repeatable)\n"
 "      --max-queue SIZE drop a member with more queued (default 1M)\n"
-"      --max-line SIZE  cut longer lines (default 8K)\n";
+"      --max-line SIZE  cut longer lines (default 8K)\n"
+"      --max-memory SIZE  all members' queues and input together; past it\n"
+"                       the member holding the most is dropped (default 64M)\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
@@ -57,6 +60,7 @@ static const struct option longopts[] = {
 	{ "deny",		required_argument,	NULL,	OPT_DENY },
 	{ "max-queue",		required_argument,	NULL,	OPT_MAX_QUEUE },
 	{ "max-line",		required_argument,	NULL,	OPT_MAX_LINE },
+	{ "max-memory",		required_argument,	NULL,	OPT_MAX_MEMORY },
 	{ NULL,			0,			NULL,	0 }
 };
 
@@ -117,6 +121,10 @@ parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
 		case OPT_MAX_LINE:
 			ro->max_line = size_arg(optarg, FRAME_MAX_DEFAULT,
 			    "max-line");
+			break;
+		case OPT_MAX_MEMORY:
+			ro->max_memory = size_arg(optarg, SIZE_MAX,
+			    "max-memory");
 			break;
 		default:
 			cmd_usage_error(SYNOPSIS);
@@ -216,7 +224,7 @@ cmd_chat(int argc, char *argv[])
 {
 	struct opts o;
 	struct room_opts ro = { .max_clients = 10000, .maxq = 1024 * 1024,
-	    .max_line = 8192 };
+	    .max_line = 8192, .max_memory = MAX_MEMORY_DEFAULT };
 	int listen = 0, room_only;
 
 	opts_init(&o);

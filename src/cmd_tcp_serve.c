@@ -20,6 +20,7 @@
 
 #define SYNOPSIS "sockkit tcp-serve [OPTIONS] [ADDRESS] PORT"
 #define MAXQ_DEFAULT	(1024 * 1024)
+#define MAXMEM_DEFAULT	((size_t)64 * 1024 * 1024)
 
 enum {
 	OPT_NO_SHUTDOWN = OPT_CMD,
@@ -30,7 +31,8 @@ enum {
 	OPT_ALLOW,
 	OPT_DENY,
 	OPT_TAG,
-	OPT_MAX_QUEUE
+	OPT_MAX_QUEUE,
+	OPT_MAX_MEMORY
 };
 
 static const char help[] =
@@ -47,6 +49,8 @@ OPTS_HELP_STREAM
 "      --deny CIDR      refuse clients in CIDR (repeatable)\n"
 "      --tag            prefix each message on stdout with HOST:PORT\n"
 "      --max-queue SIZE bound of each client's out-queue (default 1M)\n"
+"      --max-memory SIZE  all clients' queues and input together; past it\n"
+"                       the client holding the most is dropped (default 64M)\n"
 "      --send-only      only send stdin; ignore the peer's data\n"
 "      --recv-only      only receive; do not read stdin\n"
 "      --no-shutdown    at stdin EOF keep the write side open\n"
@@ -64,6 +68,7 @@ static const struct option longopts[] = {
 	{ "deny",		required_argument,	NULL,	OPT_DENY },
 	{ "tag",		no_argument,		NULL,	OPT_TAG },
 	{ "max-queue",		required_argument,	NULL,	OPT_MAX_QUEUE },
+	{ "max-memory",		required_argument,	NULL,	OPT_MAX_MEMORY },
 	{ "send-only",		no_argument,		NULL,	OPT_SEND_ONLY },
 	{ "recv-only",		no_argument,		NULL,	OPT_RECV_ONLY },
 	{ "no-shutdown",	no_argument,		NULL,	OPT_NO_SHUTDOWN },
@@ -130,6 +135,11 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 		case OPT_MAX_QUEUE:
 			if ((so->maxq = frame_size_parse(optarg, &errstr)) == 0)
 				errx(2, "max-queue %s: %s", optarg, errstr);
+			break;
+		case OPT_MAX_MEMORY:
+			if ((so->max_memory = frame_size_parse(optarg,
+			    &errstr)) == 0)
+				errx(2, "max-memory %s: %s", optarg, errstr);
 			break;
 		case OPT_SEND_ONLY:
 			so->send_only = 1;
@@ -221,7 +231,8 @@ cmd_tcp_serve(int argc, char *argv[])
 {
 	struct opts o;
 	struct sockopts sko = { .socktype = SOCK_STREAM };
-	struct serve_opts so = { .max_conns = 10000, .maxq = MAXQ_DEFAULT };
+	struct serve_opts so = { .max_conns = 10000, .maxq = MAXQ_DEFAULT,
+	    .max_memory = MAXMEM_DEFAULT };
 	const char *errstr, *host = NULL, *port;
 	char name[ADDR_STRLEN];
 	int fds[SOCK_MAXLISTEN], nfd, i, rv;

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #define READSZ		(64 * 1024)
 #define READS		4		/* reads a wakeup, for fairness */
 #define IOVS		64
+#define TRIM_MIN	(1024 * 1024)	/* freed bytes worth a malloc_trim */
+#define FLUSH_WAIT_MS	10000		/* at exit, for a reader of stdout */
 
 static unsigned char rbuf[READSZ];
 
@@ -27,6 +31,7 @@ msg_new(const void *p, size_t len)
 
 	m = xmalloc(sizeof(*m) + len);
 	m->refs = 1;
+	m->qrefs = 0;
 	m->len = len;
 	if (p != NULL)
 		memcpy(m->data, p, len);
@@ -63,6 +68,58 @@ msg_unref(struct msg *m)
 }
 
 static void conn_io(struct loop *, int, int, void *);
+
+/* Count n more bytes held by c's queue. */
+static void
+charge(struct conn *c, size_t n)
+{
+	c->queued += n;
+}
+
+/* Count n bytes fewer held by c's queue. */
+static void
+credit(struct conn *c, size_t n)
+{
+	c->queued -= n;
+}
+
+/* What m takes from malloc, header included. */
+static size_t
+msg_size(struct msg *m)
+{
+	return malloc_usable_size(m) + 8;
+}
+
+/* Count node q in budget b: the node, and its message once. */
+static void
+budget_add(struct budget *b, struct qnode *q)
+{
+	b->used += QNODE_SIZE;
+	if (q->m->qrefs++ == 0)
+		b->used += msg_size(q->m);
+}
+
+static void
+budget_sub(struct budget *b, struct qnode *q)
+{
+	b->used -= QNODE_SIZE;
+	if (--q->m->qrefs == 0)
+		b->used -= msg_size(q->m);
+}
+
+/* Take c's bytes out of its budget: it is closing, they go soon. */
+static void
+unbudget(struct conn *c)
+{
+	struct qnode *q;
+
+	if (c->budget == NULL)
+		return;
+	for (q = c->head; q != NULL; q = q->next)
+		budget_sub(c->budget, q);
+	c->budget->used -= c->held;
+	c->budget = NULL;
+}
 
 static int
 want(const struct conn *c)
@@ -109,6 +166,9 @@ conn_new(struct loop *l, int fd, const struct sockaddr *sa, socklen_t salen,
 static void
 qnode_free(struct conn *c, struct qnode *q)
 {
+	credit(c, q->len + QNODE_COST);
+	if (c->budget != NULL)
+		budget_sub(c->budget, q);
 	msg_unref(q->m);
 	q->m = NULL;
 	if (q != &c->q0)
@@ -120,6 +180,7 @@ conn_free(struct loop *l, void *arg)
 {
 	struct conn *c = arg;
 	struct qnode *q;
+	size_t freed = c->queued + c->held;
 
 	(void)l;
 	while ((q = c->head) != NULL) {
@@ -127,6 +188,9 @@ conn_free(struct loop *l, void *arg)
 		qnode_free(c, q);
 	}
 	free(c);
+	/* Give the memory of a big queue or decoder back to the system. */
+	if (freed >= TRIM_MIN)
+		malloc_trim(0);
 }
 
 /* Free c at once without closing its fd (stdin, stdout at exit). */
@@ -136,6 +200,7 @@ conn_forget(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	unbudget(c);
 	loop_del(c->loop, c->fd);
 	conn_free(c->loop, c);
 }
@@ -147,6 +212,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	unbudget(c);
 	loop_del(c->loop, c->fd);
 	close(c->fd);
 	if (c->cb->closed != NULL)
@@ -160,12 +226,12 @@ conn_drop(struct conn *c, size_t w)
 	struct qnode *q;
 	size_t left;
 
-	c->queued -= w;
 	while (w > 0 && (q = c->head) != NULL) {
 		left = q->len;
 		if (w < left) {
 			q->off += w;
 			q->len -= w;
+			credit(c, w);
 			break;
 		}
 		w -= left;
@@ -218,15 +284,20 @@ conn_flush(struct conn *c)
 static void
 conn_read(struct conn *c)
 {
+	size_t max = c->rmax > 0 ? MINIMUM(c->rmax, sizeof(rbuf)) :
+	    sizeof(rbuf);
 	ssize_t n;
 	int i;
 
 	for (i = 0; i < READS && !c->paused && !c->eof && !c->dead; i++) {
-		if ((n = read(c->fd, rbuf, sizeof(rbuf))) > 0) {
+		if ((n = read(c->fd, rbuf, max)) > 0) {
 			c->last = loop_now(c->loop);
 			c->cb->data(c, rbuf, n);
-			/* A blocking fd (stdin) is read once a wakeup. */
-			if ((size_t)n < sizeof(rbuf) || c->blocking)
+			/*
+			 * A blocking fd (stdin) is read once a wakeup, and so
+			 * is one with a read bound, so others get their turn.
+			 */
+			if ((size_t)n < max || c->blocking || c->rmax > 0)
 				break;
 		} else if (n == 0) {
 			c->eof = 1;
@@ -262,19 +333,28 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 static int
 conn_enqueue(struct conn *c, struct msg *m, size_t off, size_t len)
 {
-	struct qnode *q;
+	struct qnode *q = c->tail;
 	int was_empty = c->head == NULL;
 
-	c->queued += len;
+	/* The next bytes of the message the last node holds: one node. */
+	if (q != NULL && q->m == m && q->off + q->len == off &&
+	    q->len + len <= QNODE_MAX) {
+		q->len += len;
+		charge(c, len);
+		return 0;
+	}
 	while (len > 0) {
 		q = c->q0.m == NULL ? &c->q0 : xmalloc(sizeof(*q));
 		q->next = NULL;
 		q->m = m;
 		q->off = off;
 		q->len = MINIMUM(len, QNODE_MAX);
+		charge(c, q->len + QNODE_COST);
 		off += q->len;
 		len -= q->len;
 		m->refs++;
+		if (c->budget != NULL)
+			budget_add(c->budget, q);
 		if (c->tail != NULL)
 			c->tail->next = q;
 		else
@@ -301,6 +381,10 @@ conn_send(struct conn *c, struct msg *m)
 	return c->queued > c->maxq ? -1 : 0;
 }
 
+/*
+ * Write what a turn queued; a queue still over its bound after that is
+ * the owner's to handle (conn_full()), or c is closed as too slow.
+ */
 static void
 conn_later(struct loop *l, void *arg)
 {
@@ -308,13 +392,19 @@ conn_later(struct loop *l, void *arg)
 
 	(void)l;
 	c->later = 0;
-	if (!c->dead)
-		conn_flush(c);
+	if (c->dead || conn_flush(c) == -1 || c->queued <= c->maxq)
+		return;
+	if (c->full != NULL)
+		c->full(c);
+	else
+		conn_close(c, "too slow");
 }
 
 /*
  * As conn_send(), but write once this turn's events are handled, so that
- * the many messages a turn queues for c go out in one writev(2).
+ * the many messages a turn queues for c go out in one writev(2).  The
+ * bound is checked after that write: a burst that a reader takes at once
+ * is not too much for it.  Return -1 only if c is gone.
  */
 int
 conn_send_later(struct conn *c, struct msg *m)
@@ -330,12 +420,12 @@ conn_send_slice(struct conn *c, struct msg *m, size_t off, size_t len)
 		return -1;
 	if (len == 0)
 		return 0;
-	/* A queue that was not empty already waits for LOOP_WRITE. */
-	if (conn_enqueue(c, m, off, len) && !c->later) {
+	conn_enqueue(c, m, off, len);
+	if (!c->later) {
 		c->later = 1;
 		loop_defer(c->loop, conn_later, c);
 	}
-	return c->queued > c->maxq ? -1 : 0;
+	return 0;
 }
 
 /*
@@ -414,17 +504,24 @@ conn_finish(struct conn *c)
 		conn_close(c, NULL);
 }
 
-/* Write out the whole queue, blocking (stdout at exit). */
+/*
+ * Write out the whole queue before exit (stdout), waiting while the
+ * reader takes it, but giving up after FLUSH_WAIT_MS without progress:
+ * a terminal no one reads must not hold the exit for ever.
+ */
 void
 conn_flush_sync(struct conn *c)
 {
-	int fl;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+	int n;
 
-	if (c->dead || c->head == NULL)
-		return;
-	if ((fl = fcntl(c->fd, F_GETFL)) != -1)
-		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-	conn_flush(c);
+	while (!c->dead && c->head != NULL) {
+		if (conn_flush(c) == -1 || c->head == NULL)
+			return;
+		if ((n = poll(&pfd, 1, FLUSH_WAIT_MS)) == 0 ||
+		    (n == -1 && errno != EINTR))
+			return;
+	}
 }
 
 /* Close and free c at once, calling no callback: for a loop's end. */
@@ -434,6 +531,7 @@ conn_destroy(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	unbudget(c);
 	loop_del(c->loop, c->fd);
 	close(c->fd);
 	conn_free(c->loop, c);
@@ -457,19 +555,88 @@ conn_expired(const struct conn *c, int handshake, long idle_ms)
 }
 
 /*
- * Make stdout a write-only connection with a queue bound of maxq: a
- * pipe or socket there is written non-blocking (its flags are restored
- * at exit), a terminal or file as it is.  Return it, or NULL.
+ * Make stdout a write-only connection with a queue bound of maxq; it
+ * never blocks the loop.  A pipe or socket there is written non-blocking
+ * (its flags are restored at exit).  A terminal is opened anew through
+ * /proc, a file description of our own whose O_NONBLOCK leaves the
+ * shell's alone; a file is written as it is.  Return it, or NULL.
  */
 struct conn *
 conn_stdout(struct loop *l, size_t maxq, const struct conn_cb *cb,
     void *arg)
 {
 	struct conn *c;
+	int fd = STDOUT_FILENO;
 
-	if (!isatty(STDOUT_FILENO))
-		fd_nonblock(STDOUT_FILENO);
-	if ((c = conn_new(l, STDOUT_FILENO, NULL, 0, maxq, cb, arg)) != NULL)
+	if (!isatty(fd))
+		fd_nonblock(fd);
+	else if ((fd = open("/proc/self/fd/1", O_WRONLY | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC)) == -1)
+		fd = STDOUT_FILENO;
+	if ((c = conn_new(l, fd, NULL, 0, maxq, cb, arg)) != NULL)
 		conn_pause(c, 1);
 	return c;
 }
+
+/*
+ * Call full(c) when c's queue is over its bound after the flush that
+ * follows conn_send_slice(), instead of closing c as too slow.
+ */
+void
+conn_full(struct conn *c, void (*full)(struct conn *))
+{
+	c->full = full;
+}
+
+/* Set c's out-queue bound to maxq bytes. */
+void
+conn_maxq(struct conn *c, size_t maxq)
+{
+	c->maxq = maxq;
+}
+
+/* Count c's queue and what c's owner reports in budget b. */
+void
+conn_budget(struct conn *c, struct budget *b)
+{
+	struct qnode *q;
+
+	unbudget(c);
+	if (c->dead || b == NULL)
+		return;
+	c->budget = b;
+	for (q = c->head; q != NULL; q = q->next)
+		budget_add(b, q);
+	b->used += c->held;
+}
+
+/* Read at most n bytes from c a wakeup, once: a fair share of a turn. */
+void
+conn_read_max(struct conn *c, size_t n)
+{
+	c->rmax = n;
+}
+
+/* Set the bytes c's owner holds for it (a decoder's buffer). */
+void
+conn_hold(struct conn *c, size_t n)
+{
+	if (c->budget != NULL)
+		c->budget->used = c->budget->used - c->held + n;
+	c->held = n;
+}
+
+/* Return the bytes held for c: its out-queue and its owner's. */
+size_t
+conn_holding(const struct conn *c)
+{
+	return c->queued + c->held;
+}
+
+/* Return whether budget b is bounded and its bytes are over it. */
+int
+budget_over(const struct budget *b)
+{
+	return b->max > 0 && b->used > b->max;
+}
+

@@ -15,6 +15,7 @@ struct loop;
 /* A reference-counted message: one copy shared by every queue it is in. */
 struct msg {
 	unsigned int	 refs;
+	unsigned int	 qrefs;		/* nodes of budgeted queues */
 	size_t		 len;
 	unsigned char	 data[];
 };
@@ -31,6 +32,24 @@ struct qnode {
 	struct msg	*m;		/* NULL: a free node */
 	uint64_t	 off:40;	/* messages are under 1 TiB */
 	uint64_t	 len:24;
+};
+
+/*
+ * What a queued node costs a queue's bound beyond its payload: the node
+ * and its malloc header, and a share of a message's header and malloc
+ * header.  So --max-queue holds for one-byte lines as for long ones.
+ */
+#define QNODE_SIZE	(sizeof(struct qnode) + 8)
+#define QNODE_COST	(QNODE_SIZE + sizeof(struct msg) + 16)
+
+/*
+ * A server's memory budget: the real bytes its connections' out-queues
+ * and input decoders hold: every node, and every message they share
+ * once, as malloc has it.  max 0 means no bound.
+ */
+struct budget {
+	size_t		 used;
+	size_t		 max;
 };
 
 struct conn;
@@ -52,7 +71,12 @@ struct conn {
 	struct sockaddr_storage ss;
 	struct qnode	*head, *tail;
 	struct qnode	 q0;		/* a node that needs no malloc */
-	size_t		 queued, maxq;
+	size_t		 queued, maxq;	/* real bytes, QNODE_COST a node */
+	size_t		 held;		/* the owner's decoder, in bytes */
+	struct budget	*budget;	/* the server's, or NULL */
+	size_t		 rmax;		/* bytes read a wakeup; 0: READSZ */
+	/* After conn_send_slice(): over maxq after a flush; see conn_full. */
+	void		(*full)(struct conn *);
 	int		 paused;	/* not reading */
 	int		 eof;		/* the peer sent EOF */
 	int		 wr_shut;	/* shut down after the queue drains */
@@ -90,5 +114,12 @@ const char	*conn_expired(const struct conn *, int, long);
 struct conn	*conn_stdout(struct loop *, size_t, const struct conn_cb *,
 		    void *);
 void		 conn_destroy(struct conn *);
+void		 conn_full(struct conn *, void (*)(struct conn *));
+void		 conn_maxq(struct conn *, size_t);
+void		 conn_budget(struct conn *, struct budget *);
+void		 conn_hold(struct conn *, size_t);
+size_t		 conn_holding(const struct conn *);
+int		 budget_over(const struct budget *);
+void		 conn_read_max(struct conn *, size_t);
 
 #endif

@@ -22,6 +22,8 @@ static const struct {
 	{ 'G', 30 }, { 'g', 30 },
 };
 
+#define FRAME_KEEP	(64 * 1024)	/* a buffer kept between messages */
+
 /* Messages of zero length point here when there is no slice to point in. */
 static const unsigned char empty[1];
 
@@ -269,6 +271,12 @@ frame_next(struct frame_dec *d, const unsigned char **msg, size_t *len,
 	if (d->delivered) {
 		d->len = 0;
 		d->delivered = 0;
+		/* A long message's buffer is not kept for the short ones. */
+		if (d->cap > FRAME_KEEP) {
+			free(d->buf);
+			d->buf = NULL;
+			d->cap = 0;
+		}
 	}
 	switch (d->mode) {
 	case FRAME_LINE:

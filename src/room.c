@@ -4,6 +4,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,11 @@
 #include "util.h"
 
 #define SWEEP_MS	1000
-#define BATCH_MIN	4096
+#define NOTICE_CHUNK	(64 * 1024)	/* a message of notices */
+#define RUN_MIN		4096
+#define RUN_MAX		(64 * 1024)	/* a run of lines, one message */
+#define MEMBER_READ	(16 * 1024)	/* bytes read from a member a turn */
+#define MEMBER_LINES	256		/* its lines handled a turn */
 
 /*
  * The chat room: members, nicks, commands, history and fan-out.  A line
@@ -29,12 +34,21 @@
  * runs inside another and no member is freed while one runs.
  *
  * The join and leave notices of a loop turn (up to 256 accepts a wakeup)
- * go out as one batch message, so a join storm of N members queues N
- * messages a turn, not N for each join.  Each member gets the slice of
- * the batch it would have got line by line: a member that joined in it
- * the part after its own notice, one that left the part before.  Any
- * other line first sends the batch, so every member's lines keep their
- * order.
+ * go out as one batch, so a join storm of N members queues N slices a
+ * turn, not N for each join.  Each member gets the slice of the batch it
+ * would have got line by line: a member that joined in it the part after
+ * its own notice, one that left the part before.  The batches of many
+ * turns are written one after another into one chunk of NOTICE_CHUNK
+ * bytes, so the slices a member that does not read is owed join up into
+ * one queue node (conn.c extends it): N members that never read cost N
+ * nodes a chunk, not N for each turn.  Any other line first sends the
+ * batch, so every member's lines keep their order.
+ *
+ * A member's input is work bounded a turn: MEMBER_READ bytes and
+ * MEMBER_LINES lines, the rest kept for the next turn while its socket
+ * is not read, so one member's flood of short lines or commands never
+ * stalls the others.  Its room lines in a row make one run, one message
+ * for all (broadcast()), not one a line.
  */
 struct member {
 	TAILQ_ENTRY(member) entry;
@@ -50,7 +64,15 @@ struct member {
 	unsigned long	 bgen;		/* the batch boff and bend are about */
 	size_t		 boff, bend;	/* its slice of that batch */
 	int		 finish;	/* to close once the batch is sent */
+	unsigned char	*pend;		/* input kept for its next turn */
+	struct loop_timer *resume;	/* that turn */
 	char		 nick[NICK_MAX + 1];
+};
+
+/* A line of the history: a slice of a message. */
+struct hline {
+	struct msg	*m;
+	size_t		 off, len;
 };
 
 TAILQ_HEAD(memberlist, member);
@@ -63,14 +85,21 @@ struct room {
 	struct nicktree		 nicks;
 	struct member		 console;
 	struct conn		*conout;	/* stdout, the console's output */
+	struct budget		 budget;	/* members: queues, decoders */
+	int			 bcheck;	/* a budget check is due */
 	long			 nclients;
+	long			 npeak;		/* most since a trim */
 	unsigned long		 guests;
 	long			 online;
-	struct msg		**hist;		/* a ring of ro->history */
+	struct hline		*hist;		/* a ring of ro->history */
 	long			 nhist, hfirst;
 	char			*vis;		/* chatline_vis() output */
-	struct msg		*batch;		/* unsent join/leave notices */
+	struct msg		*batch;		/* the notices, a chunk */
 	size_t			 bcap;		/* bytes batch has room for */
+	size_t			 bstart;	/* the unsent ones start */
+	struct msg		*run;		/* lines not yet broadcast */
+	size_t			 runcap;
+	struct member		*runfrom;	/* the member run is not for */
 	unsigned long		 bgen;		/* counts batches */
 	int			 bsched;	/* a batch_run() is deferred */
 	int			 closing;	/* at exit: no more notices */
@@ -89,10 +118,16 @@ RB_GENERATE(nicktree, member, byname, nick_cmp)
 static void	member_data(struct conn *, const unsigned char *, size_t);
 static void	member_closed(struct conn *, const char *);
 static void	console_out_closed(struct conn *, const char *);
+static void	member_drained(struct conn *);
+static void	console_in_closed(struct conn *, const char *);
 static void	member_leave(struct member *);
 
-static const struct conn_cb member_cb = { member_data, NULL, member_closed };
-static const struct conn_cb console_in_cb = { member_data, NULL, NULL };
+static const struct conn_cb member_cb = {
+	member_data, member_drained, member_closed
+};
+static const struct conn_cb console_in_cb = {
+	member_data, NULL, console_in_closed
+};
 static const struct conn_cb console_out_cb = {
 	NULL, NULL, console_out_closed
 };
@@ -101,7 +136,8 @@ static void
 verbose(const struct room *r, const char *what, const struct member *m)
 {
 	if (r->ro->verbose > 0)
-		warnx("%s: %s%s", m->in->name, what, m->nick);
+		warnx("%s: %s%s", m == &r->console ? "stdin" : m->in->name,
+		    what, m->nick);
 }
 
 static struct member *
@@ -113,40 +149,92 @@ nick_find(struct room *r, const char *nick)
 	return RB_FIND(nicktree, &r->nicks, &key);
 }
 
-/* stdout fell behind: the console leaves, what it queued is written. */
+/*
+ * stdout is over its bound after a write: the console leaves the room,
+ * what stdout has queued is written, and stdin still takes /quit.
+ */
 static void
-console_detach(struct loop *l, void *arg)
+console_full(struct conn *c)
 {
-	struct room *r = arg;
+	struct room *r = c->arg;
 
-	(void)l;
+	if (r->console.gone)
+		return;
 	warnx("stdout is too slow: the console has left the room");
-	if (r->console.in != NULL)
-		conn_pause(r->console.in, 1);
+	r->console.why = " (too slow)";
+	r->console.out = NULL;
 	member_leave(&r->console);
 }
 
+/* A member is over its bound after a write: it is dropped as too slow. */
+static void
+member_full(struct conn *c)
+{
+	struct member *m = c->arg;
+
+	m->why = " (too slow)";
+	conn_close(m->in, "too slow");
+}
+
+static int
+holding_cmp(const void *a, const void *b)
+{
+	size_t x = conn_holding((*(struct member *const *)a)->in);
+	size_t y = conn_holding((*(struct member *const *)b)->in);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /*
- * Queue len bytes of msg at off for m, even if m has just left; a member
- * over its bound is dropped as too slow.
+ * Drop the members holding the most until the room is within its memory
+ * budget; each leaves with the reason.  Runs from a timer, after the
+ * turn's writes, never inside a fan-out.
  */
+static void
+room_budget(struct loop *l, void *arg)
+{
+	struct room *r = arg;
+	struct member *m, **big;
+	long i, n = 0;
+
+	(void)l;
+	r->bcheck = 0;
+	if (!budget_over(&r->budget))
+		return;
+	big = xreallocarray(NULL, r->nclients + 1, sizeof(*big));
+	TAILQ_FOREACH(m, &r->members, entry)
+		if (m != &r->console && !m->in->dead && n <= r->nclients)
+			big[n++] = m;
+	qsort(big, n, sizeof(*big), holding_cmp);
+	for (i = 0; i < n && budget_over(&r->budget); i++) {
+		m = big[i];
+		if (r->ro->verbose > 0)
+			warnx("%s: memory budget reached: dropped, holding %zu "
+			    "bytes", m->in->name, conn_holding(m->in));
+		m->why = " (memory budget reached)";
+		conn_close(m->in, "memory budget reached");
+	}
+	free(big);
+}
+
+/* Check the budget once this turn's writes are done. */
+static void
+budget_check(struct room *r)
+{
+	if (r->bcheck || !budget_over(&r->budget))
+		return;
+	r->bcheck = 1;
+	loop_timer(r->loop, 0, room_budget, r);
+}
+
+/* Queue len bytes of msg at off for m, even if m has just left. */
 static void
 deliver_slice(struct member *m, struct msg *msg, size_t off, size_t len)
 {
-	struct room *r = m->room;
-
 	if (m->out == NULL || m->out->dead)
 		return;
-	if (conn_send_slice(m->out, msg, off, len) == 0 || m->out->dead)
-		return;
-	m->why = " (too slow)";
-	if (m == &r->console) {
-		/* No more lines for stdout, but what it has is written. */
-		m->out = NULL;
-		loop_defer(r->loop, console_detach, r);
-		return;
-	}
-	conn_close(m->in, "too slow");
+	conn_send_slice(m->out, msg, off, len);
+	budget_check(m->room);
 }
 
 /* Queue msg for m unless m has left. */
@@ -157,40 +245,76 @@ deliver(struct member *m, struct msg *msg)
 		deliver_slice(m, msg, 0, msg->len);
 }
 
+/* Keep len bytes of msg at off, one line, for newcomers. */
 static void
-history_add(struct room *r, struct msg *msg)
+history_add(struct room *r, struct msg *msg, size_t off, size_t len)
 {
-	long i;
+	struct hline *h;
 
 	if (r->ro->history <= 0)
 		return;
 	msg->refs++;
 	if (r->nhist < r->ro->history) {
-		i = (r->hfirst + r->nhist++) % r->ro->history;
+		h = &r->hist[(r->hfirst + r->nhist++) % r->ro->history];
 	} else {
-		i = r->hfirst;
-		msg_unref(r->hist[i]);
+		h = &r->hist[r->hfirst];
+		msg_unref(h->m);
 		r->hfirst = (r->hfirst + 1) % r->ro->history;
 	}
-	r->hist[i] = msg;
+	h->m = msg;
+	h->off = off;
+	h->len = len;
 }
 
-/* Send the batch: each member its slice (see the top of the file). */
+/*
+ * Send the lines of the run: one message, to every member but the one
+ * it is not for; each of its lines is kept for the history.
+ */
+static void
+run_flush(struct room *r)
+{
+	struct msg *run = r->run;
+	struct member *m;
+	const unsigned char *nl;
+	size_t off;
+
+	if (run == NULL)
+		return;
+	r->run = NULL;
+	TAILQ_FOREACH(m, &r->members, entry)
+		if (m != r->runfrom && m->joined)
+			deliver(m, run);
+	for (off = 0; r->ro->history > 0 && off < run->len; off = nl -
+	    run->data + 1) {
+		if ((nl = memchr(run->data + off, '\n', run->len - off)) ==
+		    NULL)
+			break;
+		history_add(r, run, off, nl - run->data + 1 - off);
+	}
+	msg_unref(run);
+}
+
+/*
+ * Send the notices of this turn: each member its slice of them (see the
+ * top of the file).  The chunk they are in stays for the next ones.
+ */
 static void
 batch_flush(struct room *r)
 {
 	struct msg *b = r->batch;
 	struct member *m;
-	size_t end;
+	size_t start, end;
 
-	if (b == NULL)
+	if (b == NULL || b->len == r->bstart)
 		return;
-	r->batch = NULL;
+	start = r->bstart;
+	r->bstart = b->len;
 	TAILQ_FOREACH(m, &r->members, entry) {
 		if (!m->joined)
 			continue;
 		if (m->bgen != r->bgen) {
-			deliver(m, b);
+			if (!m->gone)
+				deliver_slice(m, b, start, b->len - start);
 			continue;
 		}
 		end = MINIMUM(m->bend, b->len);
@@ -201,7 +325,6 @@ batch_flush(struct room *r)
 			conn_finish(m->out);
 		}
 	}
-	msg_unref(b);
 }
 
 static void
@@ -214,46 +337,65 @@ batch_run(struct loop *l, void *arg)
 	batch_flush(r);
 }
 
-/* Append line to the batch and keep it; return its offset in the batch. */
+/* Append line to the notices and keep it; return its offset in them. */
 static size_t
 batch_add(struct room *r, struct msg *line)
 {
 	size_t off;
 
+	run_flush(r);
+	if (r->batch != NULL && r->batch->len + line->len > r->bcap) {
+		/* The chunk is full: what is in it goes, a new one starts. */
+		batch_flush(r);
+		msg_unref(r->batch);
+		r->batch = NULL;
+	}
 	if (r->batch == NULL) {
-		r->bcap = MAXIMUM(BATCH_MIN, line->len);
+		r->bcap = MAXIMUM(NOTICE_CHUNK, line->len);
 		r->batch = msg_new(NULL, r->bcap);
-		r->batch->len = 0;
+		r->batch->len = r->bstart = 0;
+	}
+	if (r->batch->len == r->bstart) {
 		r->bgen++;
 		if (!r->bsched) {
 			r->bsched = 1;
 			loop_defer(r->loop, batch_run, r);
 		}
 	}
-	if (r->batch->len + line->len > r->bcap) {
-		r->bcap = MAXIMUM(r->bcap * 2, r->batch->len + line->len);
-		r->batch = xreallocarray(r->batch, 1, sizeof(*r->batch) +
-		    r->bcap);
-	}
 	off = r->batch->len;
 	memcpy(r->batch->data + off, line->data, line->len);
 	r->batch->len += line->len;
-	history_add(r, line);
+	history_add(r, line, 0, line->len);
 	msg_unref(line);
 	return off;
 }
 
-/* Send msg to every member but from (NULL: all), and keep it. */
+/*
+ * Send msg to every member but from (NULL: all), and keep it.  Lines
+ * for the same members in a row join one run, sent as one message
+ * once the member's turn is over or another line comes between.
+ */
 static void
 broadcast(struct room *r, struct member *from, struct msg *msg)
 {
-	struct member *m;
-
-	batch_flush(r);
-	TAILQ_FOREACH(m, &r->members, entry)
-		if (m != from && m->joined)
-			deliver(m, msg);
-	history_add(r, msg);
+	if (r->run != NULL && (r->runfrom != from ||
+	    r->run->len + msg->len > RUN_MAX))
+		run_flush(r);
+	if (r->run == NULL) {
+		batch_flush(r);
+		r->runcap = MAXIMUM(RUN_MIN, msg->len);
+		r->run = msg_new(NULL, r->runcap);
+		r->run->len = 0;
+		r->runfrom = from;
+	}
+	if (r->run->len + msg->len > r->runcap) {
+		/* Not yet in any queue: it may move. */
+		r->runcap = MAXIMUM(r->runcap * 2, r->run->len + msg->len);
+		r->run = xreallocarray(r->run, 1, sizeof(*r->run) +
+		    r->runcap);
+	}
+	memcpy(r->run->data + r->run->len, msg->data, msg->len);
+	r->run->len += msg->len;
 	msg_unref(msg);
 }
 
@@ -261,6 +403,7 @@ broadcast(struct room *r, struct member *from, struct msg *msg)
 static void
 tell(struct member *m, struct msg *msg)
 {
+	run_flush(m->room);
 	batch_flush(m->room);
 	deliver(m, msg);
 	msg_unref(msg);
@@ -286,7 +429,7 @@ member_leave(struct member *m)
 	/* It still gets what came before, if it joined before the batch. */
 	if (m->bgen != r->bgen) {
 		m->bgen = r->bgen;
-		m->boff = 0;
+		m->boff = r->bstart;
 	}
 	m->bend = off;
 }
@@ -297,7 +440,8 @@ member_finish(struct member *m)
 {
 	struct room *r = m->room;
 
-	if (r->batch != NULL && m->bgen == r->bgen)
+	if (r->batch != NULL && r->batch->len > r->bstart &&
+	    m->bgen == r->bgen)
 		m->finish = 1;
 	else
 		conn_finish(m->out);
@@ -308,8 +452,12 @@ member_join(struct member *m)
 {
 	struct room *r = m->room;
 	struct msg *welcome;
+	struct hline *h;
+	size_t owed = 0;
 	long i;
 
+	/* Lines before m's join are not m's, but its history. */
+	run_flush(r);
 	do
 		snprintf(m->nick, sizeof(m->nick), "guest%lu", ++r->guests);
 	while (nick_find(r, m->nick) != NULL);
@@ -317,8 +465,14 @@ member_join(struct member *m)
 	m->joined = 1;
 	r->online++;
 	/* The batch before m's notice is not m's: no flush here. */
-	for (i = 0; i < r->nhist; i++)
-		deliver(m, r->hist[(r->hfirst + i) % r->ro->history]);
+	for (i = 0; i < r->nhist; i++) {
+		h = &r->hist[(r->hfirst + i) % r->ro->history];
+		owed += h->len + QNODE_COST;
+		deliver_slice(m, h->m, h->off, h->len);
+	}
+	/* The history it is owed does not make a newcomer too slow. */
+	if (owed > 0)
+		conn_maxq(m->out, r->ro->maxq + owed);
 	welcome = msg_fmt("* welcome, %s: %ld online; /help lists the "
 	    "commands\n", m->nick, r->online);
 	deliver(m, welcome);
@@ -516,6 +670,10 @@ member_line(struct member *m, const unsigned char *p, size_t len)
 		len--;
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
+	/* A console that fell behind has left, but may still /quit. */
+	if (m->gone && m == &m->room->console && len == 5 &&
+	    memcmp(p, "/quit", 5) == 0)
+		loop_stop(m->room->loop);
 	if (len == 0 || m->gone)
 		return;
 	if (p[0] == '/' && (len == 1 || p[1] != '/')) {
@@ -558,13 +716,81 @@ member_auth(struct member *m, const unsigned char **p, size_t *len)
 	return *len > 0 || eof;
 }
 
+/*
+ * Handle up to n of m's lines (n < 0: all of them); return 1 if what it
+ * sent has more lines for another turn.
+ */
+static int
+member_lines(struct member *m, int n)
+{
+	const unsigned char *line;
+	const char *errstr;
+	size_t len;
+
+	/* Cut lines: the decoder never fails.  A console gone may /quit. */
+	while (!m->gone || m == &m->room->console) {
+		if (n >= 0 && n-- == 0)
+			return m->dec.inlen > 0;
+		if (frame_next(&m->dec, &line, &len, &errstr) != 1)
+			break;
+		member_line(m, line, len);
+	}
+	return 0;
+}
+
+static void	member_resume(struct loop *, void *);
+
+/*
+ * Send m's run, and if it sent more lines than a turn takes (more), keep
+ * the rest and stop reading it until they are handled in turns to come.
+ */
+static void
+member_account(struct member *m, int more)
+{
+	struct room *r = m->room;
+	struct conn *c = m->in;
+
+	run_flush(r);
+	if (more && !c->dead && !m->gone) {
+		if (m->pend == NULL) {
+			/* The slice is conn.c's read buffer: copy it. */
+			m->pend = xmalloc(MEMBER_READ);
+			memcpy(m->pend, m->dec.in, m->dec.inlen);
+			frame_dec_feed(&m->dec, m->pend, m->dec.inlen);
+			conn_pause(c, 1);
+		}
+		m->resume = loop_timer(r->loop, 1, member_resume, m);
+	} else if (m->pend != NULL) {
+		frame_dec_feed(&m->dec, NULL, 0);
+		free(m->pend);
+		m->pend = NULL;
+		if (!c->dead && !m->gone)
+			conn_pause(c, 0);
+	}
+	if (!c->dead) {
+		conn_hold(c, m->dec.cap + (m->pend != NULL ? MEMBER_READ : 0));
+		budget_check(r);
+	}
+}
+
+/* The next turn of a member that sent more than one turn takes. */
+static void
+member_resume(struct loop *l, void *arg)
+{
+	struct member *m = arg;
+
+	(void)l;
+	m->resume = NULL;
+	if (m->in->dead)
+		return;
+	member_account(m, member_lines(m, MEMBER_LINES));
+}
+
 static void
 member_data(struct conn *c, const unsigned char *p, size_t len)
 {
 	struct member *m = c->arg;
-	const unsigned char *line;
-	const char *errstr;
-	size_t n;
+	int console = m == &m->room->console;
 
 	if (m->auth != NULL && !member_auth(m, &p, &len))
 		return;
@@ -572,10 +798,14 @@ member_data(struct conn *c, const unsigned char *p, size_t len)
 		frame_dec_feed(&m->dec, p, len);
 	else
 		frame_dec_eof(&m->dec);
-	/* Cut lines: the decoder never fails. */
-	while (!m->gone && frame_next(&m->dec, &line, &n, &errstr) == 1)
-		member_line(m, line, n);
-	if (len > 0 || m == &m->room->console || m->gone)
+	/* The host's console is not held to a member's share. */
+	if (console) {
+		member_lines(m, -1);
+		run_flush(m->room);
+	} else
+		member_account(m, member_lines(m, len > 0 ? MEMBER_LINES :
+		    -1));
+	if (len > 0 || console || m->gone)
 		return;
 	/* The peer's EOF: it leaves once its queue is written. */
 	member_leave(m);
@@ -592,7 +822,9 @@ member_free(struct loop *l, void *arg)
 	/* A member dropped during a fan-out is announced from here. */
 	member_leave(m);
 	TAILQ_REMOVE(&r->members, m, entry);
+	loop_timer_cancel(r->loop, m->resume);
 	frame_dec_free(&m->dec);
+	free(m->pend);
 	free(m->auth);
 	free(m);
 	r->nclients--;
@@ -609,6 +841,26 @@ member_closed(struct conn *c, const char *why)
 		member_free(c->loop, m);
 	else
 		loop_defer(c->loop, member_free, m);
+}
+
+/* The history replay has been written: back to the usual bound. */
+static void
+member_drained(struct conn *c)
+{
+	struct member *m = c->arg;
+
+	conn_maxq(c, m->room->ro->maxq);
+}
+
+/* A read error on stdin: the console stays, without input. */
+static void
+console_in_closed(struct conn *c, const char *why)
+{
+	struct room *r = ((struct member *)c->arg)->room;
+
+	if (why != NULL)
+		warnx("read stdin: %s", why);
+	r->console.in = NULL;
 }
 
 static void
@@ -643,6 +895,9 @@ member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 		free(m);
 		return;
 	}
+	conn_budget(m->in, &r->budget);
+	conn_full(m->in, member_full);
+	conn_read_max(m->in, MEMBER_READ);
 	TAILQ_INSERT_TAIL(&r->members, m, entry);
 	r->nclients++;
 	if (r->ro->key == NULL) {
@@ -683,7 +938,10 @@ room_accept(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 		member_new(r, fd, sa, len);
 }
 
-/* Close members idle for -w, or still in the handshake after it. */
+/*
+ * Close members idle for -w, or still in the handshake after it; once
+ * half the members have gone, give their memory back to the system.
+ */
 static void
 room_sweep(struct loop *l, void *arg)
 {
@@ -697,6 +955,12 @@ room_sweep(struct loop *l, void *arg)
 		if ((why = conn_expired(m->in, m->auth != NULL,
 		    r->ro->idle_ms)) != NULL)
 			conn_close(m->in, why);
+	}
+	if (r->nclients > r->npeak)
+		r->npeak = r->nclients;
+	else if (r->npeak >= 64 && r->nclients < r->npeak / 2) {
+		malloc_trim(0);
+		r->npeak = r->nclients;
 	}
 	loop_timer(l, SWEEP_MS, room_sweep, r);
 }
@@ -714,6 +978,7 @@ console_join(struct room *r)
 	if ((r->conout = conn_stdout(r->loop, r->ro->maxq, &console_out_cb,
 	    r)) == NULL)
 		err(1, "epoll");
+	conn_full(r->conout, console_full);
 	m->out = r->conout;
 	m->in = conn_new(r->loop, STDIN_FILENO, NULL, 0, 0, &console_in_cb,
 	    m);
@@ -730,6 +995,7 @@ room_close(struct room *r)
 	struct member *m, *tmp;
 	long i;
 
+	run_flush(r);
 	batch_flush(r);
 	r->closing = 1;
 	if (r->conout != NULL) {
@@ -744,8 +1010,9 @@ room_close(struct room *r)
 		if (m != &r->console)
 			conn_close(m->in, NULL);
 	for (i = 0; i < r->nhist; i++)
-		msg_unref(r->hist[(r->hfirst + i) % r->ro->history]);
+		msg_unref(r->hist[(r->hfirst + i) % r->ro->history].m);
 	free(r->hist);
+	msg_unref(r->batch);
 	free(r->vis);
 	loop_free(r->loop);
 }
@@ -761,6 +1028,7 @@ room_run(int *fds, int n, const struct room_opts *ro)
 	TAILQ_INIT(&r.members);
 	RB_INIT(&r.nicks);
 	r.ro = ro;
+	r.budget.max = ro->max_memory;
 	r.vis = xmalloc(CHATLINE_VISLEN(ro->max_line));
 	if (ro->history > 0)
 		r.hist = xcalloc(ro->history, sizeof(*r.hist));

@@ -5,12 +5,15 @@
 
 #include "addr.h"
 
+#define MAX_MEMORY_DEFAULT	((size_t)64 * 1024 * 1024)
+
 struct room_opts {
 	const char	*nick;		/* the console's, on stdin/stdout */
 	int		 verbose;
 	long		 max_clients;
 	struct acl	 acl;
 	size_t		 maxq;		/* per-member out-queue bound */
+	size_t		 max_memory;	/* all members' queues and decoders */
 	size_t		 max_line;	/* longer lines are cut */
 	long		 history;	/* lines replayed to a newcomer */
 	long		 idle_ms;	/* -w; -1: none */

@@ -39,6 +39,7 @@ struct server {
 	pid_t			*kids;		/* --exec: one per connection */
 	size_t			 nkids;
 	struct frame_dec	 indec;		/* stdin, split for framing */
+	struct budget		 budget;	/* clients' queues, decoders */
 	int			 stalled;	/* stdout is full */
 	int			 status;
 };
@@ -141,6 +142,29 @@ out_closed(struct conn *out, const char *why)
 	loop_stop(s->loop);
 }
 
+/*
+ * Drop the clients holding the most until the server is within its
+ * memory budget; conn.c gives the memory back.
+ */
+static void
+server_budget(struct server *s)
+{
+	struct conn *c, *big;
+	char why[64];
+
+	while (budget_over(&s->budget)) {
+		big = NULL;
+		TAILQ_FOREACH(c, &s->clients, entry)
+			if (big == NULL || conn_holding(c) > conn_holding(big))
+				big = c;
+		if (big == NULL)
+			break;
+		snprintf(why, sizeof(why), "memory budget reached: dropped, "
+		    "holding %zu bytes", conn_holding(big));
+		conn_close(big, why);
+	}
+}
+
 /* Deliver a client's stream: frames to stdout, or back to it (--echo). */
 static void
 client_stream(struct conn *c, const unsigned char *p, size_t len)
@@ -180,6 +204,9 @@ client_stream(struct conn *c, const unsigned char *p, size_t len)
 		conn_close(c, errstr);
 	} else if (len == 0)
 		conn_finish(c);
+	if (!c->dead)
+		conn_hold(c, cl->dec.cap);
+	server_budget(s);
 }
 
 static void
@@ -282,6 +309,7 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 			conn_close(c, "too slow: out-queue full");
 	}
 	msg_unref(m);
+	server_budget(s);
 }
 
 /* Frame stdin for the wire: lines, or len32 frames of lines. */
@@ -517,6 +545,7 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	}
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	s->nconns++;
+	conn_budget(c, &s->budget);
 	if (s->so->key == NULL) {
 		client_live(c);
 		return;
@@ -623,6 +652,7 @@ server_init(struct server *s, const struct serve_opts *so)
 	memset(s, 0, sizeof(*s));
 	TAILQ_INIT(&s->clients);
 	s->so = so;
+	s->budget.max = so->max_memory;
 	if ((s->loop = loop_new()) == NULL)
 		return -1;
 	loop_timer(s->loop, SWEEP_MS, sweep, s);

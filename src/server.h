@@ -19,6 +19,7 @@ struct serve_opts {
 	struct acl	 acl;
 	long		 idle_ms;	/* -1: none */
 	size_t		 maxq;		/* per-client out-queue bound */
+	size_t		 max_memory;	/* all clients' queues and decoders */
 	const unsigned char *key;	/* --auth-key, or NULL */
 	size_t		 keylen;
 	int		 no_shutdown;	/* one connection: for the pump */

@@ -376,3 +376,106 @@ acl_case() {
 	kill -INT "$SERVER_PID"
 	expect_exit 130 "$SERVER_PID" "$T/out.err"
 }
+
+# partial N MIB: N clients each send MIB MiB with no newline (a client
+# the server closes meanwhile is passed over); print "sent".
+partial() {
+	timeout 60 "$PYTHON" -c '
+import socket, sys
+port, n, mib = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ss = [socket.create_connection(("127.0.0.1", port), timeout=10)
+      for _ in range(n)]
+for s in ss:
+    try:
+        s.sendall(b"x" * (mib << 20))
+    except OSError:
+        pass
+print("sent")
+' "$PORT" "$@"
+}
+
+# hwm PID: the peak resident set of PID in KiB.
+hwm() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# skip_rss_if_asan: skip the rest of a test under AddressSanitizer,
+# whose shadow memory and quarantine make the resident set meaningless.
+skip_rss_if_asan() {
+	if grep -qa __asan_init "$SK"; then
+		skip "peak RSS is not meaningful under AddressSanitizer"
+	fi
+}
+
+@test "tcp-serve: -k past --max-memory drops the client holding the most, reported with -v" {
+	start_server "$T/out" tcp-serve -k -v --frame line --max-memory 4M \
+	    127.0.0.1 0
+	run -0 partial 1 6
+	wait_grep "memory budget reached: dropped, holding" "$T/out.err"
+	run -0 multi send 127.0.0.1 "$PORT" $'hello\n'
+	wait_grep "^hello$" "$T/out"
+	running "$SERVER_PID"
+}
+
+@test "tcp-serve: -k unfinished long lines from many clients stay within --max-memory" {
+	start_server "$T/out" tcp-serve -k -v --frame line --max-memory 16M \
+	    127.0.0.1 0
+	run -0 partial 10 8
+	wait_count 6 "memory budget reached" "$T/out.err"
+	skip_rss_if_asan
+	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
+	[ "$(hwm "$SERVER_PID")" -lt $((40 * 1024)) ]
+	running "$SERVER_PID"
+}
+
+@test "tcp-serve: -k --frame line, endless stdin: clients that never read are dropped at --max-queue in real bytes" {
+	bg_run /dev/null "$T/fifo" /dev/null yes
+	IN=rw:$T/fifo start_server "$T/out" tcp-serve -k -v --frame line \
+	    127.0.0.1 0
+	local i
+	for ((i = 0; i < 10; i++)); do
+		bg_run /dev/null /dev/null /dev/null \
+		    "$PYTHON" "$M" noread 127.0.0.1 "$PORT" 60
+	done
+	wait_count 10 "too slow: out-queue full" "$T/out.err"
+	skip_rss_if_asan
+	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
+	[ "$(hwm "$SERVER_PID")" -lt $((48 * 1024)) ]
+	running "$SERVER_PID"
+}
+
+@test "tcp-serve: -k stdout on a terminal never read does not stall the clients" {
+	run --separate-stderr timeout 60 "$PYTHON" -c '
+import os, pty, socket, subprocess, sys, tempfile, time, tty
+master, slave = pty.openpty()
+tty.setraw(slave)
+pf = os.path.join(tempfile.mkdtemp(), "port")
+p = subprocess.Popen([sys.argv[1], "tcp-serve", "-k", "--frame", "line",
+                      "127.0.0.1", "0", "--port-file", pf],
+                     stdin=subprocess.DEVNULL, stdout=slave)
+os.close(slave)
+try:
+    t = time.monotonic()
+    while not os.path.exists(pf) or not os.path.getsize(pf):
+        assert time.monotonic() - t < 10 and p.poll() is None
+        time.sleep(0.02)
+    port = int(open(pf).read())
+    # 400 KiB for a terminal no one reads, then a second client must
+    # still be served.
+    a = socket.create_connection(("127.0.0.1", port), timeout=10)
+    a.sendall((b"z" * 1023 + b"\n") * 400)
+    time.sleep(0.5)
+    b = socket.create_connection(("127.0.0.1", port), timeout=10)
+    b.sendall(b"second client\n")
+    b.shutdown(socket.SHUT_WR)
+    # The server closes b once it has its EOF: it was not stalled.
+    b.settimeout(5)
+    print("closed" if b.recv(1) == b"" else "data")
+finally:
+    p.kill()
+    p.wait()
+' "$SK"
+	echo "# $stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = closed ]
+}
