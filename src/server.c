@@ -35,6 +35,7 @@ struct server {
 	struct connlist		 clients;
 	long			 nconns;	/* clients or children */
 	long			 nlive;		/* clients past the handshake */
+	int			 in_held;	/* stdin waits for a client */
 	struct conn		*in, *out;
 	pid_t			*kids;		/* --exec: one per connection */
 	size_t			 nkids;
@@ -219,8 +220,10 @@ client_live(struct conn *c)
 	if (s->stalled)
 		conn_pause(c, 1);
 	/* stdin is read while someone is there to send it to. */
-	if (s->nlive++ == 0 && s->in != NULL)
+	if (s->nlive++ == 0 && s->in != NULL) {
+		s->in_held = 0;
 		conn_pause(s->in, 0);
+	}
 }
 
 /* Run the handshake on what arrived; return bytes of stream data left. */
@@ -270,6 +273,10 @@ client_drained(struct conn *c)
 
 	if (cl->srv->so->echo && !c->eof)
 		conn_pause(c, 0);
+	if (cl->srv->in_held && cl->live) {
+		cl->srv->in_held = 0;
+		conn_pause(cl->srv->in, 0);
+	}
 }
 
 static void
@@ -312,6 +319,27 @@ broadcast(struct server *s, const unsigned char *p, size_t len)
 	server_budget(s);
 }
 
+/*
+ * stdin goes at the pace of the fastest client: once every client has
+ * half its queue bound waiting, it is not read until one has drained.
+ * A client that falls a whole bound behind is dropped, so the slow never
+ * stall the others, and nothing read is thrown away while one keeps up.
+ */
+static void
+in_pace(struct server *s)
+{
+	struct conn *c;
+
+	if (s->in == NULL || s->in_held || s->nlive == 0)
+		return;
+	TAILQ_FOREACH(c, &s->clients, entry)
+		if (((struct client *)c->arg)->live && !c->dead &&
+		    c->queued <= s->so->maxq / 2)
+			return;
+	s->in_held = 1;
+	conn_pause(s->in, 1);
+}
+
 /* Frame stdin for the wire: lines, or len32 frames of lines. */
 static void
 in_data(struct conn *in, const unsigned char *p, size_t len)
@@ -344,7 +372,8 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 		warnx("stdin: %s", errstr);
 		s->status = 1;
 		conn_close(in, NULL);
-	}
+	} else
+		in_pace(s);
 }
 
 static void
