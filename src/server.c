@@ -340,34 +340,42 @@ in_pace(struct server *s)
 	conn_pause(s->in, 1);
 }
 
-/* Frame stdin for the wire: lines, or len32 frames of lines. */
+/*
+ * Frame stdin for the wire, lines or len32 frames of lines, and send
+ * each read's whole messages to every client as one message: a queue
+ * node per read, not per line.
+ */
 static void
 in_data(struct conn *in, const unsigned char *p, size_t len)
 {
 	struct server *s = in->arg;
 	const unsigned char *msg;
-	unsigned char *buf;
+	unsigned char *buf = NULL;
 	const char *errstr;
-	size_t mlen;
-	int r;
+	size_t mlen, n = 0, cap = 0;
+	int r, len32 = s->so->frame == FRAME_LEN32;
 
 	if (len > 0)
 		frame_dec_feed(&s->indec, p, len);
 	else
 		frame_dec_eof(&s->indec);
 	while ((r = frame_next(&s->indec, &msg, &mlen, &errstr)) == 1) {
-		if (s->so->frame != FRAME_LEN32) {
-			broadcast(s, msg, mlen);
-			continue;
-		}
-		if (mlen > 0 && msg[mlen - 1] == '\n')
+		if (len32 && mlen > 0 && msg[mlen - 1] == '\n')
 			mlen--;
-		buf = xmalloc(mlen + FRAME_HDRLEN);
-		frame_len32_hdr(buf, mlen);
-		memcpy(buf + FRAME_HDRLEN, msg, mlen);
-		broadcast(s, buf, mlen + FRAME_HDRLEN);
-		free(buf);
+		if (n + mlen + FRAME_HDRLEN > cap) {
+			cap = MAXIMUM(n + mlen + FRAME_HDRLEN, cap * 2);
+			buf = xreallocarray(buf, cap, 1);
+		}
+		if (len32) {
+			frame_len32_hdr(buf + n, mlen);
+			n += FRAME_HDRLEN;
+		}
+		memcpy(buf + n, msg, mlen);
+		n += mlen;
 	}
+	if (n > 0)
+		broadcast(s, buf, n);
+	free(buf);
 	if (r == -1) {
 		warnx("stdin: %s", errstr);
 		s->status = 1;

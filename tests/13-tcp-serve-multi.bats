@@ -428,11 +428,14 @@ skip_rss_if_asan() {
 	running "$SERVER_PID"
 }
 
-@test "tcp-serve: -k --frame line, endless stdin: clients that never read are dropped at --max-queue in real bytes" {
+@test "tcp-serve: -k --frame line, endless stdin: clients that never read are dropped at --max-queue in real bytes while one reads" {
 	bg_run /dev/null "$T/fifo" /dev/null yes
 	IN=rw:$T/fifo start_server "$T/out" tcp-serve -k -v --frame line \
 	    127.0.0.1 0
 	local i
+	# One client reads, so stdin goes on at its pace.
+	bg_run /dev/null /dev/null /dev/null \
+	    "$PYTHON" "$M" recv 127.0.0.1 "$PORT" 999999999999 60
 	for ((i = 0; i < 10; i++)); do
 		bg_run /dev/null /dev/null /dev/null \
 		    "$PYTHON" "$M" noread 127.0.0.1 "$PORT" 60
@@ -478,4 +481,23 @@ finally:
 	echo "# $stderr" >&2
 	[ "$status" -eq 0 ]
 	[ "$output" = closed ]
+}
+
+@test "tcp-serve: -k stdin goes at the pace of the fastest client: the last one left is never dropped" {
+	bg_run /dev/null "$T/fifo" /dev/null yes
+	IN=rw:$T/fifo start_server "$T/out" tcp-serve -k -v --frame line \
+	    127.0.0.1 0
+	local i
+	for ((i = 0; i < 3; i++)); do
+		bg_run /dev/null /dev/null /dev/null \
+		    "$PYTHON" "$M" noread 127.0.0.1 "$PORT" 60
+	done
+	wait_count 3 "connection from" "$T/out.err"
+	# Clients that fall a whole bound behind the fastest are dropped;
+	# the fastest is not, and stdin then waits for it.
+	sleep 3
+	[ "$(grep -c "too slow" "$T/out.err")" -le 2 ]
+	running "$SERVER_PID"
+	skip_rss_if_asan
+	[ "$(hwm "$SERVER_PID")" -lt $((24 * 1024)) ]
 }
