@@ -405,7 +405,39 @@ sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
 	}
 }
 
-/* Write the port fd is bound to, and a newline, atomically to path. */
+#define PORT_FILE_TRIES	16
+
+/*
+ * Create a temporary file beside path with a name no one can guess, and
+ * never through a symlink planted there (O_EXCL, O_NOFOLLOW); return its
+ * descriptor and its name in tmp, or -1 with errno set.
+ */
+static int
+port_file_tmp(const char *path, char *tmp, size_t size)
+{
+	unsigned char rnd[8];
+	int i, fd;
+
+	for (i = 0; i < PORT_FILE_TRIES; i++) {
+		arc4random_buf(rnd, sizeof(rnd));
+		if ((size_t)snprintf(tmp, size, "%s.%02x%02x%02x%02x%02x%02x"
+		    "%02x%02x.tmp", path, rnd[0], rnd[1], rnd[2], rnd[3],
+		    rnd[4], rnd[5], rnd[6], rnd[7]) >= size) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644)) != -1 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * Write the port fd is bound to, and a newline, atomically to path: a
+ * new file beside it, renamed over it (a symlink at path is replaced,
+ * never followed).
+ */
 int
 sock_port_file(const char *path, int fd)
 {
@@ -416,24 +448,25 @@ sock_port_file(const char *path, int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
 		return -1;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
-	    (long)getpid()) >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	n = snprintf(line, sizeof(line), "%d\n",
 	    addr_port((struct sockaddr *)&ss));
-	if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1)
+	if ((tfd = port_file_tmp(path, tmp, sizeof(tmp))) == -1)
 		return -1;
-	if (write(tfd, line, n) != n || close(tfd) == -1 ||
-	    rename(tmp, path) == -1) {
+	errno = 0;
+	if (write(tfd, line, n) != n) {
+		save = errno != 0 ? errno : EIO;
+		close(tfd);
+		goto bad;
+	}
+	if (close(tfd) == -1 || rename(tmp, path) == -1) {
 		save = errno;
-		unlink(tmp);
-		errno = save;
-		return -1;
+		goto bad;
 	}
 	return 0;
+bad:
+	unlink(tmp);
+	errno = save;
+	return -1;
 }
 
 /* Format the peer (local == 0) or local address of fd into buf. */
