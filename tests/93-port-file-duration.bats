@@ -53,3 +53,90 @@ plant_and_serve() {
 	    "sockkit: udp-listen: port file $T/nodir/port: No such file or directory"
 	[ -z "$output" ]
 }
+
+# accepted DUR: tcp-connect -w DUR to a closed port is refused (exit 1),
+# not a usage error: the duration was taken.
+accepted() {
+	run -1 --separate-stderr timeout 10 "$SK" tcp-connect -w "$1" \
+	    127.0.0.1 "$CLOSED" </dev/null
+	[[ $stderr == "sockkit: tcp-connect: connect to 127.0.0.1 port $CLOSED: "* ]] ||
+	    { echo "# -w $1: $stderr" >&2; return 1; }
+}
+
+# rejected DUR WHY: -w DUR is a usage error with message WHY.
+rejected() {
+	run -2 --separate-stderr timeout 10 "$SK" tcp-connect -w "$1" \
+	    127.0.0.1 "$CLOSED" </dev/null
+	[ -z "$output" ]
+	same "$stderr" "sockkit: tcp-connect: timeout $1: $2"
+}
+
+closed_port() {
+	CLOSED=$("$PYTHON" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+}
+
+@test "durations: 0 and the maximum, 24 days, are taken in every unit" {
+	closed_port
+	local d
+	for d in 0 0ms 0s 0m 0h 0.0 2073600000ms 2073600s 2073600 34560m \
+	    576h 575.99h 2073599999.5ms; do
+		accepted "$d"
+	done
+}
+
+@test "durations: one past the maximum, in every unit, is a usage error" {
+	closed_port
+	local d too="too large (at most 576h, 24 days)"
+	for d in 2073600001ms 2073600.001s 2073601 34560.0001m 34561m \
+	    576.001h 577h; do
+		rejected "$d" "$too"
+	done
+}
+
+@test "durations: -w 4294968s is a usage error, not a timeout that wraps to 0.7s" {
+	closed_port
+	rejected 4294968s "too large (at most 576h, 24 days)"
+	run -2 --separate-stderr timeout 10 "$SK" udp-listen -w 4294968s \
+	    127.0.0.1 0 </dev/null
+	same "$stderr" \
+	    "sockkit: udp-listen: timeout 4294968s: too large (at most 576h, 24 days)"
+}
+
+@test "durations: overflowing numbers are too large, never wrapped" {
+	closed_port
+	local d too="too large (at most 576h, 24 days)"
+	for d in 99999999999999h 99999999999999999999999999ms \
+	    18446744073709551617 9223372036854775808ms 2147483648ms; do
+		rejected "$d" "$too"
+	done
+}
+
+@test "durations: malformed values are invalid durations" {
+	closed_port
+	local d
+	for d in '' -1 +1 .5 1. 1e3 0x10 inf nan 5x 1sec '1 s' 1.5.2 1ms2; do
+		rejected "$d" "invalid duration"
+	done
+}
+
+@test "durations: units and fractions are exact to the millisecond" {
+	local d want
+	for d in 250ms:250 0.25:250 0.25s:250 0.0042m:252 0.00007h:252 \
+	    1.5ms:2 0.4ms:0; do
+		want=${d#*:}
+		run -0 --separate-stderr timeout 10 "$SK" udp-listen -v \
+		    -w "${d%%:*}" 127.0.0.1 0 </dev/null
+		[[ $stderr == *"no traffic for $want ms: done"* ]] ||
+		    { echo "# -w ${d%%:*}: $stderr" >&2; return 1; }
+	done
+}
+
+@test "durations: --retry and -i are bounded alike" {
+	run -2 --separate-stderr timeout 10 "$SK" tcp-connect --retry 577h \
+	    127.0.0.1 1 </dev/null
+	[[ $stderr == *"577h: too large (at most 576h, 24 days)" ]]
+	run -2 --separate-stderr timeout 10 "$SK" udp-send -i 2073600001ms \
+	    127.0.0.1 1 x </dev/null
+	[[ $stderr == *"2073600001ms: too large (at most 576h, 24 days)" ]]
+}
