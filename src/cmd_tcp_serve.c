@@ -242,7 +242,5 @@ cmd_tcp_serve(int argc, char *argv[])
 		rv = server_run(fds, nfd, &so);
 	}
 	auth_key_free(o.key, o.keylen);
-	if (o.family == AF_UNIX)
-		unlink(port);
 	return rv;
 }

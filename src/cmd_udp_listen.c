@@ -157,8 +157,7 @@ cmd_udp_listen(int argc, char *argv[])
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	uo.verbose = o.verbose;
 	uo.wait_ms = o.timeout_ms;
-	rv = udp_run(fds, nfd, NULL, 0, &uo);
-	if (o.family == AF_UNIX)
-		unlink(port);
+	if ((rv = udp_run(fds, nfd, NULL, 0, &uo)) == -1)
+		err(1, "epoll");
 	return rv;
 }
