@@ -156,7 +156,7 @@ cmd_udp_listen(int argc, char *argv[])
 		err(1, "port file %s", o.port_file);
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	uo.verbose = o.verbose;
-	uo.wait_ms = o.timeout_ms;
+	uo.idle_ms = o.timeout_ms;
 	if ((rv = udp_run(fds, nfd, NULL, 0, &uo)) == -1)
 		err(1, "epoll");
 	return rv;

@@ -52,7 +52,7 @@ struct send_opts {
 	int		 broadcast;
 	int		 ttl;		/* -1: the system's */
 	int		 count_set;
-	char		*path;		/* -U: our own socket (sock.c removes it) */
+	char		*path;		/* -U: our own address */
 };
 
 static void
@@ -193,7 +193,7 @@ cmd_udp_send(int argc, char *argv[])
 		warnx("sending to %s", peer);
 	uo.peer = peer;
 	uo.verbose = o.verbose;
-	uo.wait_ms = o.timeout_ms >= 0 ? o.timeout_ms : UDP_WAIT_MS;
+	uo.idle_ms = o.timeout_ms >= 0 ? o.timeout_ms : UDP_IDLE_MS;
 	if ((rv = udp_run(&fd, 1, (struct sockaddr *)&dst, dstlen, &uo)) == -1)
 		err(1, "epoll");
 	close(fd);

@@ -624,7 +624,7 @@ quiet(struct loop *l, void *arg)
 	struct udp *u = arg;
 	int64_t left;
 
-	left = u->last + u->o->wait_ms - loop_now(l);
+	left = u->last + u->o->idle_ms - loop_now(l);
 	if (left > 0) {
 		loop_timer(l, left, quiet, u);
 		return;
@@ -637,7 +637,7 @@ quiet(struct loop *l, void *arg)
 		finish(u, 1);
 	} else {
 		if (u->o->verbose > 0)
-			warnx("no traffic for %ld ms: done", u->o->wait_ms);
+			warnx("no traffic for %ld ms: done", u->o->idle_ms);
 		finish(u, 0);
 	}
 }
@@ -652,7 +652,7 @@ input_done(struct udp *u)
 	if (u->o->listen)
 		return;
 	u->last = loop_now(u->loop);
-	loop_timer(u->loop, u->o->wait_ms, quiet, u);
+	loop_timer(u->loop, u->o->idle_ms, quiet, u);
 }
 
 static void
@@ -867,8 +867,8 @@ udp_run(int *fds, int n, const struct sockaddr *dst, socklen_t dstlen,
 		if (dstlen > 0)
 			memcpy(&u.dst, dst, dstlen);
 		send_pump(&u);
-	} else if (o->wait_ms >= 0)
-		loop_timer(u.loop, o->wait_ms, quiet, &u);
+	} else if (o->idle_ms >= 0)
+		loop_timer(u.loop, o->idle_ms, quiet, &u);
 	if (loop_run(u.loop) == -1)
 		goto bad;
 	udp_free(&u, 1);
