@@ -138,6 +138,7 @@ ui_color(void)
 	    getenv("NO_COLOR") == NULL;
 }
 
+/* The terminal client; return the exit status (1 on a failure, told). */
 static int
 ui_run(int fd, const char *nick)
 {
@@ -149,12 +150,13 @@ ui_run(int fd, const char *nick)
 	u.vis = xmalloc(CHATLINE_VISLEN(LINE_MAX_IN));
 	frame_dec_init(&u.dec, FRAME_LINE, LINE_MAX_IN);
 	frame_dec_cut(&u.dec);
-	if ((u.loop = loop_new()) == NULL)
-		err(1, "epoll");
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if ((u.sock = conn_new(u.loop, fd, NULL, 0, SIZE_MAX, &sock_cb,
-	    &u)) == NULL)
-		err(1, "epoll");
+	if ((u.loop = loop_new()) == NULL || (u.sock = conn_new(u.loop, fd,
+	    NULL, 0, SIZE_MAX, &sock_cb, &u)) == NULL) {
+		warn("epoll");
+		u.status = 1;
+		goto done;
+	}
 	strlcpy(u.sock->name, "connection", sizeof(u.sock->name));
 	if (nick != NULL) {
 		conn_write(u.sock, "/nick ", 6);
@@ -162,11 +164,13 @@ ui_run(int fd, const char *nick)
 		conn_write(u.sock, "\n", 1);
 	}
 	rl_callback_handler_install(PROMPT, ui_line);
-	if (loop_add(u.loop, STDIN_FILENO, LOOP_READ, ui_tty, &u) == -1)
-		err(1, "epoll");
-	if (loop_run(u.loop) == -1)
-		err(1, "epoll_wait");
+	if (loop_add(u.loop, STDIN_FILENO, LOOP_READ, ui_tty, &u) == -1 ||
+	    loop_run(u.loop) == -1) {
+		warn("epoll");
+		u.status = 1;
+	}
 	rl_callback_handler_remove();
+done:
 	frame_dec_free(&u.dec);
 	free(u.vis);
 	return u.status;
@@ -194,7 +198,8 @@ write_all(int fd, const char *s, size_t len)
  * Be a member of the chat room on the connected socket fd as nick (NULL:
  * none sent): on a terminal, a line editor that shows incoming lines
  * above the line being typed; otherwise a plain line filter.  Return the
- * exit status: 0 when the room closes, 1 when the connection is lost.
+ * exit status: 0 when the room closes, 1 when the connection is lost or
+ * on a failure (reported on stderr).
  */
 int
 chatui_run(int fd, const char *nick, int verbose)
@@ -209,8 +214,10 @@ chatui_run(int fd, const char *nick, int verbose)
 	/* A filter for bots and scripts: lines in, lines out, no escapes. */
 	if (nick != NULL) {
 		snprintf(line, sizeof(line), "/nick %s\n", nick);
-		if (write_all(fd, line, strlen(line)) == -1)
-			err(1, "write");
+		if (write_all(fd, line, strlen(line)) == -1) {
+			warn("write");
+			return 1;
+		}
 	}
 	return pump_session(fd, &po, verbose);
 }

@@ -5,7 +5,8 @@
  * Be a member of the chat room on the connected socket fd as nick (NULL:
  * none sent): on a terminal, a line editor that shows incoming lines
  * above the line being typed; otherwise a plain line filter.  Return the
- * exit status: 0 when the room closes, 1 when the connection is lost.
+ * exit status: 0 when the room closes, 1 when the connection is lost or
+ * on a failure (reported on stderr).
  */
 int	chatui_run(int, const char *, int);
 

@@ -151,8 +151,6 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 		errx(1, "%s", errstr);
 	if (o->port_file != NULL && sock_port_file(o->port_file, fds[0]) == -1)
 		err(1, "port file %s", o->port_file);
-	if (o->family == AF_UNIX)
-		sig_unlink_on_exit(port);
 	for (i = 0; i < nfd && o->verbose > 0; i++)
 		warnx("listening on %s", sock_name(fds[i], 1, name,
 		    sizeof(name)));
@@ -164,8 +162,6 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	ro->keylen = o->keylen;
 	rv = room_run(fds, nfd, ro);
 	auth_key_free(o->key, o->keylen);
-	if (o->family == AF_UNIX)
-		unlink(port);
 	return rv;
 }
 

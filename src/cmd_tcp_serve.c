@@ -270,7 +270,5 @@ cmd_tcp_serve(int argc, char *argv[])
 			err(1, "%s", errstr);
 	}
 	auth_key_free(o.key, o.keylen);
-	if (o.family == AF_UNIX)
-		unlink(port);
 	return rv;
 }

@@ -156,9 +156,8 @@ cmd_udp_listen(int argc, char *argv[])
 		err(1, "port file %s", o.port_file);
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	uo.verbose = o.verbose;
-	uo.wait_ms = o.timeout_ms;
-	rv = udp_run(fds, nfd, NULL, 0, &uo);
-	if (o.family == AF_UNIX)
-		unlink(port);
+	uo.idle_ms = o.timeout_ms;
+	if ((rv = udp_run(fds, nfd, NULL, 0, &uo)) == -1)
+		err(1, "epoll");
 	return rv;
 }

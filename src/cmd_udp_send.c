@@ -16,7 +16,6 @@
 #include "util.h"
 
 #define SYNOPSIS "sockkit udp-send [OPTIONS] HOST PORT [MESSAGE...]"
-#define UNIX_DIRMAX	80
 
 enum {
 	OPT_COUNT = OPT_CMD,
@@ -53,7 +52,7 @@ struct send_opts {
 	int		 broadcast;
 	int		 ttl;		/* -1: the system's */
 	int		 count_set;
-	char		*path;		/* -U: our own socket, to remove */
+	char		*path;		/* -U: our own address */
 };
 
 static void
@@ -119,28 +118,6 @@ join_words(int argc, char *argv[], size_t *lenp)
 	return s;
 }
 
-/* A Unix client binds a path of its own, so that replies can come back. */
-static char *
-unix_client_path(void)
-{
-	const char *dir;
-	char *path;
-	int fd;
-
-	/* A socket path must fit in sun_path (108 bytes). */
-	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0' ||
-	    strlen(dir) > UNIX_DIRMAX)
-		dir = "/tmp";
-	if (asprintf(&path, "%s/sockkit.XXXXXXXXXX", dir) == -1)
-		err(1, "asprintf");
-	if ((fd = mkstemp(path)) == -1)
-		err(1, "mkstemp %s", path);
-	close(fd);
-	unlink(path);
-	sig_unlink_on_exit(path);
-	return path;
-}
-
 static int
 open_peer(const char *host, const char *port, const struct opts *o,
     struct send_opts *so, struct sockaddr_storage *dst, socklen_t *dstlen)
@@ -151,8 +128,10 @@ open_peer(const char *host, const char *port, const struct opts *o,
 
 	sko.family = o->family;
 	sko.numeric = o->numeric;
-	if (o->family == AF_UNIX)
-		sko.src_host = so->path = unix_client_path();
+	/* A Unix client binds a path of its own, so that replies come. */
+	if (o->family == AF_UNIX && (sko.src_host = so->path =
+	    sock_unix_client_path()) == NULL)
+		err(1, "temporary socket path");
 	if ((fd = udp_client(host, port, &sko, so->broadcast, dst, dstlen,
 	    &errstr)) == -1)
 		errx(1, "%s", errstr);
@@ -214,11 +193,10 @@ cmd_udp_send(int argc, char *argv[])
 		warnx("sending to %s", peer);
 	uo.peer = peer;
 	uo.verbose = o.verbose;
-	uo.wait_ms = o.timeout_ms >= 0 ? o.timeout_ms : UDP_WAIT_MS;
-	rv = udp_run(&fd, 1, (struct sockaddr *)&dst, dstlen, &uo);
+	uo.idle_ms = o.timeout_ms >= 0 ? o.timeout_ms : UDP_IDLE_MS;
+	if ((rv = udp_run(&fd, 1, (struct sockaddr *)&dst, dstlen, &uo)) == -1)
+		err(1, "epoll");
 	close(fd);
-	if (so.path != NULL)
-		unlink(so.path);
 	free(so.path);
 	free((char *)uo.message);
 	return rv;

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "frame.h"
 #include "opts.h"
+#include "util.h"
 
 /* Fill in the defaults of the shared options. */
 void
@@ -95,33 +96,62 @@ static const struct unit {
 };
 
 /*
+ * Split a DURATION into its integer part (capped just above the maximum),
+ * up to nine fraction digits over *den, and a unit; -1 if malformed.
+ */
+static int
+duration_split(const char *s, long long *ip, long long *frac, long long *den,
+    const struct unit **u)
+{
+	size_t i;
+
+	*ip = *frac = 0;
+	*den = 1;
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		*ip = MINIMUM(*ip * 10 + (*s - '0'), OPTS_DURATION_MAX + 1);
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return -1;
+		for (; *s >= '0' && *s <= '9'; s++)
+			if (*den < 1000000000LL) {
+				*frac = *frac * 10 + (*s - '0');
+				*den *= 10;
+			}
+	}
+	for (i = 0; i < NELEM(units); i++)
+		if (strcmp(s, units[i].name) == 0) {
+			*u = &units[i];
+			return 0;
+		}
+	return -1;
+}
+
+/*
  * Parse a DURATION (a decimal number, optional fraction, optional unit
- * ms, s, m or h) into milliseconds; return -1 and set *errstr if invalid.
+ * ms, s, m or h) into milliseconds, rounded to the nearest, at most
+ * OPTS_DURATION_MAX (every timer and poll(2) takes it as an int); return
+ * -1 and set *errstr if invalid or too large.
  */
 long
 opts_duration(const char *s, const char **errstr)
 {
-	char *end;
-	double v;
-	size_t i;
+	const struct unit *u;
+	long long ip, frac, den, ms;
 
-	*errstr = "invalid duration";
-	if (*s < '0' || *s > '9')
+	if (duration_split(s, &ip, &frac, &den, &u) == -1) {
+		*errstr = "invalid duration";
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || v > 1e9)
-		return -1;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].name) == 0) {
-			v *= units[i].ms;
-			if (v > 1e11)
-				return -1;
-			*errstr = NULL;
-			return (long)(v + 0.5);
-		}
 	}
-	return -1;
+	*errstr = "too large (at most 576h, 24 days)";
+	if (ip > OPTS_DURATION_MAX / u->ms)
+		return -1;
+	ms = ip * u->ms + (frac * u->ms + den / 2) / den;
+	if (ms > OPTS_DURATION_MAX)
+		return -1;
+	*errstr = NULL;
+	return (long)ms;
 }
 
 /*

@@ -12,6 +12,12 @@ enum {
 	OPT_CMD = 300
 };
 
+/*
+ * The longest DURATION, in milliseconds: 24 days, below INT32_MAX, so
+ * that poll(2) and every timer can take it as an int.
+ */
+#define OPTS_DURATION_MAX	(24LL * 24 * 60 * 60 * 1000)
+
 /* The short options every command shares, for getopt_long(3). */
 #define OPTS_SHORT	"46Unvqw:Ph"
 
@@ -46,7 +52,8 @@ enum {
 "  -n, --numeric        no DNS or service-name look-ups\n" \
 "  -v, --verbose        report addresses, connections, a summary; repeat\n" \
 "  -q, --quiet          print nothing but errors\n" \
-"  -w, --timeout DUR    connect timeout, then idle timeout\n" \
+"  -w, --timeout DUR    connect timeout, then idle timeout; DUR is a\n" \
+"                       number with unit ms, s (default), m or h, <= 576h\n" \
 "  -P, --progress       live progress on stderr when it is a terminal\n" \
 "      --port-file FILE servers: write the bound port to FILE\n" \
 "  -h, --help           this help\n"

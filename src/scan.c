@@ -111,8 +111,11 @@ struct probe {
 	int64_t		started;
 };
 
-/* Wait for the probes in flight and record the ones that finished. */
-static void
+/*
+ * Wait for the probes in flight and record the ones that finished; 0, or
+ * -1 with errno set if poll(2) fails.
+ */
+static int
 scan_wait(struct probe *pr, int *n, unsigned char *res, long tmo)
 {
 	struct pollfd pfd[SCAN_WINDOW];
@@ -120,7 +123,7 @@ scan_wait(struct probe *pr, int *n, unsigned char *res, long tmo)
 	int i;
 
 	if (*n <= 0 || *n > SCAN_WINDOW)
-		return;
+		return 0;
 	for (i = 0; i < *n; i++) {
 		pfd[i].fd = pr[i].fd;
 		pfd[i].events = POLLOUT;
@@ -128,7 +131,7 @@ scan_wait(struct probe *pr, int *n, unsigned char *res, long tmo)
 		wait = MINIMUM(wait, pr[i].started + tmo - now);
 	}
 	if (poll(pfd, *n, (int)MAXIMUM(wait, 0)) == -1 && errno != EINTR)
-		err(1, "poll");
+		return -1;
 	now = now_ms();
 	for (i = *n - 1; i >= 0; i--) {
 		if (pfd[i].revents != 0)
@@ -140,13 +143,14 @@ scan_wait(struct probe *pr, int *n, unsigned char *res, long tmo)
 			continue;
 		pr[i] = pr[--*n];
 	}
+	return 0;
 }
 
 /*
  * Probe each port of spec on host with up to SCAN_WINDOW connects in
  * flight; print "HOST PORT open" for each open one, in port order.
- * Return the exit status: 0 if any port was open, 1 if none, 2 if spec
- * is bad.
+ * Return the exit status: 0 if any port was open, 1 if none or on a
+ * failure (reported), 2 if spec is bad.
  */
 int
 scan_ports(const char *host, const char *spec, const struct sockopts *so)
@@ -185,7 +189,13 @@ scan_ports(const char *host, const char *spec, const struct sockopts *so)
 		open |= report(host, want, res, &next, so->verbose);
 		if (n == 0)
 			break;
-		scan_wait(pr, &n, res, tmo);
+		if (scan_wait(pr, &n, res, tmo) == -1) {
+			warn("poll");
+			while (n > 0)
+				close(pr[--n].fd);
+			open = 0;
+			break;
+		}
 	}
 	freeaddrinfo(ai);
 	free(want);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,29 +235,87 @@ unix_unlink_stale(const char *path)
 		unlink(path);
 }
 
+/*
+ * Unix socket paths have one owner, here: each socket file sockkit binds
+ * (a server's listening socket, a datagram client's own address) is
+ * handed to unix_own() once it exists, and removed when the process
+ * ends, by return from main, exit(3) or SIGINT, SIGTERM or SIGHUP; never
+ * by a forked child.  Command files never remove them themselves.
+ */
+static void
+unix_own(const char *path)
+{
+	sig_unlink_on_exit(path);
+}
+
+#define UNIX_DIRMAX	80	/* leave room in sun_path for the name */
+
+/*
+ * Make a fresh path in $TMPDIR (or /tmp) for a Unix datagram client to
+ * bind, so that replies can come back, and own it (removed at exit);
+ * return it (to free) or NULL with errno set.
+ */
+char *
+sock_unix_client_path(void)
+{
+	const char *dir;
+	char *path;
+	int fd, save;
+
+	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0' ||
+	    strlen(dir) > UNIX_DIRMAX)
+		dir = "/tmp";
+	if (asprintf(&path, "%s/sockkit.XXXXXXXXXX", dir) == -1)
+		return NULL;
+	/* mkstemp(3) picks a free name; bind(2) needs it gone again. */
+	if ((fd = mkstemp(path)) == -1) {
+		save = errno;
+		free(path);
+		errno = save;
+		return NULL;
+	}
+	close(fd);
+	unlink(path);
+	unix_own(path);
+	return path;
+}
+
 static int
 listen_unix(const char *path, const struct sockopts *so, int *fds,
     const char **errstr)
 {
 	struct sockaddr_un sun;
+	sigset_t set, old;
 	socklen_t len;
-	int fd;
+	int fd, rv = -1, save;
 
 	if (unix_addr(path, &sun, &len) == -1) {
 		*errstr = fail("bind", path, NULL, errno);
 		return -1;
 	}
 	unix_unlink_stale(path);
+	/* A signal between bind(2) and unix_own() would leave the path. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
 	if ((fd = socket(AF_UNIX, so->socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sun, len) == -1 ||
-	    (so->socktype == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
-		*errstr = fail("bind", path, NULL, errno);
+	    SOCK_CLOEXEC, 0)) != -1 &&
+	    bind(fd, (struct sockaddr *)&sun, len) == 0) {
+		unix_own(path);
+		if (so->socktype != SOCK_STREAM ||
+		    listen(fd, SOMAXCONN) == 0)
+			rv = 1;
+	}
+	save = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rv == -1) {
+		*errstr = fail("bind", path, NULL, save);
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	sig_unlink_on_exit(path);
 	fds[0] = fd;
 	return 1;
 }
@@ -405,7 +464,39 @@ sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
 	}
 }
 
-/* Write the port fd is bound to, and a newline, atomically to path. */
+#define PORT_FILE_TRIES	16
+
+/*
+ * Create a temporary file beside path with a name no one can guess, and
+ * never through a symlink planted there (O_EXCL, O_NOFOLLOW); return its
+ * descriptor and its name in tmp, or -1 with errno set.
+ */
+static int
+port_file_tmp(const char *path, char *tmp, size_t size)
+{
+	unsigned char rnd[8];
+	int i, fd;
+
+	for (i = 0; i < PORT_FILE_TRIES; i++) {
+		arc4random_buf(rnd, sizeof(rnd));
+		if ((size_t)snprintf(tmp, size, "%s.%02x%02x%02x%02x%02x%02x"
+		    "%02x%02x.tmp", path, rnd[0], rnd[1], rnd[2], rnd[3],
+		    rnd[4], rnd[5], rnd[6], rnd[7]) >= size) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644)) != -1 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * Write the port fd is bound to, and a newline, atomically to path: a
+ * new file beside it, renamed over it (a symlink at path is replaced,
+ * never followed).
+ */
 int
 sock_port_file(const char *path, int fd)
 {
@@ -416,24 +507,25 @@ sock_port_file(const char *path, int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
 		return -1;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
-	    (long)getpid()) >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	n = snprintf(line, sizeof(line), "%d\n",
 	    addr_port((struct sockaddr *)&ss));
-	if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1)
+	if ((tfd = port_file_tmp(path, tmp, sizeof(tmp))) == -1)
 		return -1;
-	if (write(tfd, line, n) != n || close(tfd) == -1 ||
-	    rename(tmp, path) == -1) {
+	errno = 0;
+	if (write(tfd, line, n) != n) {
+		save = errno != 0 ? errno : EIO;
+		close(tfd);
+		goto bad;
+	}
+	if (close(tfd) == -1 || rename(tmp, path) == -1) {
 		save = errno;
-		unlink(tmp);
-		errno = save;
-		return -1;
+		goto bad;
 	}
 	return 0;
+bad:
+	unlink(tmp);
+	errno = save;
+	return -1;
 }
 
 /* Format the peer (local == 0) or local address of fd into buf. */

@@ -26,6 +26,7 @@ struct acl;
 int	sock_accept(int *, int, long, struct sockaddr_storage *, socklen_t *,
 	    const struct acl *, int, const char **);
 int	sock_port_file(const char *, int);
+char	*sock_unix_client_path(void);
 const char *sock_name(int, int, char *, size_t);
 
 #endif

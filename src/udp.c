@@ -624,7 +624,7 @@ quiet(struct loop *l, void *arg)
 	struct udp *u = arg;
 	int64_t left;
 
-	left = u->last + u->o->wait_ms - loop_now(l);
+	left = u->last + u->o->idle_ms - loop_now(l);
 	if (left > 0) {
 		loop_timer(l, left, quiet, u);
 		return;
@@ -637,7 +637,7 @@ quiet(struct loop *l, void *arg)
 		finish(u, 1);
 	} else {
 		if (u->o->verbose > 0)
-			warnx("no traffic for %ld ms: done", u->o->wait_ms);
+			warnx("no traffic for %ld ms: done", u->o->idle_ms);
 		finish(u, 0);
 	}
 }
@@ -652,7 +652,7 @@ input_done(struct udp *u)
 	if (u->o->listen)
 		return;
 	u->last = loop_now(u->loop);
-	loop_timer(u->loop, u->o->wait_ms, quiet, u);
+	loop_timer(u->loop, u->o->idle_ms, quiet, u);
 }
 
 static void
@@ -777,7 +777,8 @@ send_pump(struct udp *u)
 
 /* --- set-up ------------------------------------------------------------ */
 
-static void
+/* Set up u on the nfd sockets fds; 0, or -1 with errno set. */
+static int
 udp_init(struct udp *u, int *fds, int nfd, const struct udp_opts *o)
 {
 	int i;
@@ -789,7 +790,7 @@ udp_init(struct udp *u, int *fds, int nfd, const struct udp_opts *o)
 	u->dfd = -1;
 	u->left = o->repeat;
 	if ((u->loop = loop_new()) == NULL)
-		err(1, "epoll");
+		return -1;
 	u->rbuf = xmalloc((size_t)BATCH * SLOT);
 	for (i = 0; i < BATCH; i++) {
 		u->riov[i].iov_base = u->rbuf + (size_t)i * SLOT;
@@ -800,18 +801,20 @@ udp_init(struct udp *u, int *fds, int nfd, const struct udp_opts *o)
 	}
 	for (i = 0; i < nfd; i++)
 		if (loop_add(u->loop, fds[i], LOOP_READ, sock_io, u) == -1)
-			err(1, "epoll");
+			return -1;
 	if ((u->out = conn_stdout(u->loop, SIZE_MAX, &out_cb, u)) == NULL)
-		err(1, "epoll");
+		return -1;
+	return 0;
 }
 
-static void
+/* Read stdin, unless the MESSAGE or --echo stands for it; 0 or -1. */
+static int
 stdin_init(struct udp *u)
 {
 	u->maxdg = udp_max(u->fds[0]);
 	if (u->o->message != NULL || u->o->echo) {
 		u->in_eof = 1;
-		return;
+		return 0;
 	}
 	frame_dec_init(&u->dec, u->o->frame, u->maxdg);
 	u->ibuf = xmalloc(SLOT);
@@ -819,13 +822,15 @@ stdin_init(struct udp *u)
 	/* Added with no events, a hung-up pipe would wake the loop. */
 	if (loop_add(u->loop, STDIN_FILENO, LOOP_READ, in_io, u) == -1 ||
 	    loop_mask(u->loop, STDIN_FILENO, 0) == -1)
-		err(1, "epoll");
+		return -1;
+	return 0;
 }
 
+/* Free what udp_init set up; with report, log the -v summary first. */
 static void
-udp_free(struct udp *u)
+udp_free(struct udp *u, int report)
 {
-	if (u->o->verbose > 0)
+	if (report && u->o->verbose > 0)
 		warnx("sent %llu datagrams, received %llu%s", u->nout, u->nin,
 		    u->nrefused > 0 ? ", some refused" : "");
 	if (u->out != NULL) {
@@ -833,7 +838,8 @@ udp_free(struct udp *u)
 		conn_close(u->out, NULL);
 	}
 	frame_dec_free(&u->dec);
-	loop_free(u->loop);
+	if (u->loop != NULL)
+		loop_free(u->loop);
 	free(u->rbuf);
 	free(u->ibuf);
 	free(u->spill);
@@ -842,16 +848,18 @@ udp_free(struct udp *u)
 /*
  * Run the endpoint on the n sockets fds: received datagrams to stdout,
  * stdin or the MESSAGE to dst (dstlen 0: fds[0] is connected; NULL with
- * o->listen: the latest sender).  Return the exit status.
+ * o->listen: the latest sender).  Return the exit status, or -1 with
+ * errno set if the event loop fails.
  */
 int
 udp_run(int *fds, int n, const struct sockaddr *dst, socklen_t dstlen,
     const struct udp_opts *o)
 {
 	struct udp u;
+	int save;
 
-	udp_init(&u, fds, n, o);
-	stdin_init(&u);
+	if (udp_init(&u, fds, n, o) == -1 || stdin_init(&u) == -1)
+		goto bad;
 	u.last = loop_now(u.loop);
 	if (!o->listen) {
 		u.dfd = fds[0];
@@ -859,10 +867,15 @@ udp_run(int *fds, int n, const struct sockaddr *dst, socklen_t dstlen,
 		if (dstlen > 0)
 			memcpy(&u.dst, dst, dstlen);
 		send_pump(&u);
-	} else if (o->wait_ms >= 0)
-		loop_timer(u.loop, o->wait_ms, quiet, &u);
+	} else if (o->idle_ms >= 0)
+		loop_timer(u.loop, o->idle_ms, quiet, &u);
 	if (loop_run(u.loop) == -1)
-		err(1, "epoll_wait");
-	udp_free(&u);
+		goto bad;
+	udp_free(&u, 1);
 	return u.status;
+bad:
+	save = errno;
+	udp_free(&u, 0);
+	errno = save;
+	return -1;
 }

@@ -18,7 +18,7 @@
 #define UDP_MAX4	65507		/* largest IPv4 (and Unix) payload */
 #define UDP_MAX6	65527		/* largest IPv6 payload, no jumbograms */
 #define UDP_RCVBUF	(8 * 1024 * 1024)
-#define UDP_WAIT_MS	1000		/* udp-send: default quiet time */
+#define UDP_IDLE_MS	1000		/* udp-send: default -w */
 
 /* A multicast group and the interface to use for it (0: the kernel's). */
 struct udp_group {
@@ -33,7 +33,7 @@ struct udp_opts {
 	int		 show_sender;
 	int		 echo;
 	int		 verbose;
-	long		 wait_ms;	/* quiet time that ends it; -1: none */
+	long		 idle_ms;	/* -w: no traffic ends it; -1: never */
 	unsigned long long count;	/* -r, -W: stop after N; 0: never */
 	long		 interval_ms;	/* -i: between datagrams */
 	const char	*message;	/* MESSAGE words, or NULL: stdin */

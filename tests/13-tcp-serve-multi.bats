@@ -182,7 +182,7 @@ sha() {
 	# The server stopped taking data before all of it was sent.
 	[[ $stderr =~ ^stalled\ after\ ([0-9]+)$ ]]
 	((BASH_REMATCH[1] < 25165824))
-	! grep -q 'too slow' "$T/out.err"
+	run -1 grep 'too slow' "$T/out.err"
 }
 
 @test "tcp-serve: -k --exec runs a program per client, logs its status" {
@@ -251,7 +251,7 @@ acl_case() {
 	if [[ $want == ok ]]; then
 		run -0 multi echo "$to" "$PORT" 1 10
 		same "$output" "1 connected 1 echoed"
-		! grep -q refused "$T/out.err"
+		run -1 grep refused "$T/out.err"
 	else
 		run -0 "$PYTHON" "$PEERS/client.py" "$to" "$PORT" eofcheck 5
 		same "$output" eof
@@ -317,7 +317,7 @@ acl_case() {
 	wait_size $((lena + lenb)) "$T/out" 30
 	same "$(grep '^A:' "$T/out" | sha256sum)" "$suma  -"
 	same "$(grep '^B:' "$T/out" | sha256sum)" "$sumb  -"
-	! grep -q 'too slow' "$T/fifo.err"
+	run -1 grep 'too slow' "$T/fifo.err"
 }
 
 @test "tcp-serve: 200 rapid connect/disconnect cycles leave it serving" {

@@ -66,20 +66,49 @@ ts_start() {
 	same "$output" 50
 }
 
+# ts_logs NAME ARGS...: start a rate-limited (3/s) server with ARGS,
+# stderr to $BATS_TEST_TMPDIR/NAME.err; ask it for '%Q' (an error) and
+# '%Y' (good), then send a burst of 20 that it must partly drop; set
+# $ANSWERED to how many of the burst were answered.
+ts_logs() {
+	local name=$1
+	shift
+	start_server "$BATS_TEST_TMPDIR/$name" timeserver --rate-limit 3 "$@" \
+	    127.0.0.1 0
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp "$PORT" '%Q' '%Y'
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" count "$PORT" 20
+	ANSWERED=$output
+	(( ANSWERED < 20 ))
+}
+
 @test "timeserver: -v logs drops and errors, -vv every request, none without" {
-	ts_start 127.0.0.1 0
-	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp "$PORT" '%Q' '%Y'
-	ts_start -v 127.0.0.1 0
-	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp "$PORT" '%Q' '%Y'
-	ts_start -vv 127.0.0.1 0
-	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp "$PORT" '%Q' '%Y'
-	wait_grep ': strftime$' "$BATS_TEST_TMPDIR/srv.err"
-	# Each start_server above wrote srv.err afresh: look at the last.
-	run cat "$BATS_TEST_TMPDIR/srv.err"
-	[ "${#lines[@]}" -eq 3 ]
-	[[ ${lines[0]} == "sockkit: timeserver: strftime over UDP on 127.0.0.1:$PORT" ]]
+	local e=$BATS_TEST_TMPDIR
+	# None without -v: no drop, no error, no request.
+	ts_logs quiet
+	[ ! -s "$e/quiet.err" ] || { cat "$e/quiet.err" >&2; return 1; }
+	# -v: the error reply and the drops, not the good requests.
+	ts_logs v -v
+	wait_grep ': over the rate limit: dropped$' "$e/v.err"
+	run cat "$e/v.err"
+	same "${lines[0]}" "sockkit: timeserver: strftime over UDP on 127.0.0.1:$PORT"
+	[[ ${lines[1]} =~ ^sockkit:\ timeserver:\ 127\.0\.0\.1:[0-9]+:\ error:\ invalid\ conversion$ ]]
+	run -0 grep -c ': over the rate limit: dropped$' "$e/v.err"
+	same "$output" $((20 - ANSWERED))
+	run -1 grep ': strftime$' "$e/v.err"
+	# -vv: the error, every answered request (%Y and the burst's) and
+	# the drops.
+	ts_logs vv -vv
+	wait_grep ': over the rate limit: dropped$' "$e/vv.err"
+	run cat "$e/vv.err"
+	same "${lines[0]}" "sockkit: timeserver: strftime over UDP on 127.0.0.1:$PORT"
 	[[ ${lines[1]} =~ ^sockkit:\ timeserver:\ 127\.0\.0\.1:[0-9]+:\ error:\ invalid\ conversion$ ]]
 	[[ ${lines[2]} =~ ^sockkit:\ timeserver:\ 127\.0\.0\.1:[0-9]+:\ strftime$ ]]
+	run -0 grep -c ': strftime$' "$e/vv.err"
+	same "$output" $((ANSWERED + 1))
+	run -0 grep -c ': over the rate limit: dropped$' "$e/vv.err"
+	same "$output" $((20 - ANSWERED))
+	run -0 grep -Evc ': (strftime|over the rate limit: dropped)$' "$e/vv.err"
+	same "$output" 2
 }
 
 @test "timeserver: -v logs an error reply but not a good request" {
