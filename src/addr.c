@@ -230,3 +230,18 @@ acl_permits(const struct acl *acl, const struct sockaddr *sa)
 		ok = !addr_cidr_match(&acl->deny[i], sa);
 	return ok;
 }
+
+/*
+ * Decide whether a server holding n clients of at most max (0: no
+ * bound) takes the one at sa: return NULL, or why not, as -v says it.
+ */
+const char *
+acl_refuses(const struct acl *acl, const struct sockaddr *sa, long n,
+    long max)
+{
+	if (!acl_permits(acl, sa))
+		return "refused by the access list";
+	if (max > 0 && n >= max)
+		return "refused: too many connections";
+	return NULL;
+}

@@ -30,5 +30,7 @@ int		 addr_cidr_parse(const char *, struct cidr *, const char **);
 int		 addr_cidr_match(const struct cidr *, const struct sockaddr *);
 int		 acl_add(struct acl *, int, const char *, const char **);
 int		 acl_permits(const struct acl *, const struct sockaddr *);
+const char	*acl_refuses(const struct acl *, const struct sockaddr *, long,
+		    long);
 
 #endif

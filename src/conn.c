@@ -1,6 +1,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -261,6 +262,7 @@ conn_flush(struct conn *c)
 				continue;
 			if (errno == EAGAIN)
 				break;
+			c->err = errno;
 			conn_close(c, strerror(errno));
 			return -1;
 		}
@@ -303,8 +305,10 @@ conn_read(struct conn *c)
 			c->eof = 1;
 			c->cb->data(c, NULL, 0);
 		} else if (errno != EINTR) {
-			if (errno != EAGAIN)
+			if (errno != EAGAIN) {
+				c->err = errno;
 				conn_close(c, strerror(errno));
+			}
 			break;
 		}
 	}
@@ -640,3 +644,15 @@ budget_over(const struct budget *b)
 	return b->max > 0 && b->used > b->max;
 }
 
+/*
+ * For stdout's closed callback: report a write error and return 1; a
+ * reader that went away ends quietly, as SIGPIPE would, and returns 0.
+ */
+int
+conn_out_failed(const struct conn *c, const char *why)
+{
+	if (why == NULL || c->err == EPIPE)
+		return 0;
+	warnx("write stdout: %s", why);
+	return 1;
+}

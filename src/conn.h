@@ -82,6 +82,7 @@ struct conn {
 	int		 wr_shut;	/* shut down after the queue drains */
 	int		 close_drained;	/* close once the queue drains */
 	int		 dead;
+	int		 err;		/* errno of a failed read or write */
 	int		 blocking;	/* a blocking fd such as stdin */
 	int		 later;		/* a deferred flush is due */
 	int64_t		 last;		/* last traffic, loop clock */
@@ -114,6 +115,7 @@ const char	*conn_expired(const struct conn *, int, long);
 struct conn	*conn_stdout(struct loop *, size_t, const struct conn_cb *,
 		    void *);
 void		 conn_destroy(struct conn *);
+int		 conn_out_failed(const struct conn *, const char *);
 void		 conn_full(struct conn *, void (*)(struct conn *));
 void		 conn_maxq(struct conn *, size_t);
 void		 conn_budget(struct conn *, struct budget *);

@@ -868,11 +868,8 @@ console_out_closed(struct conn *c, const char *why)
 {
 	struct room *r = c->arg;
 
-	/* A reader that went away ends the room quietly, as SIGPIPE would. */
-	if (why != NULL && strcmp(why, strerror(EPIPE)) != 0) {
-		warnx("write stdout: %s", why);
+	if (conn_out_failed(c, why))
 		r->status = 1;
-	}
 	r->conout = NULL;
 	r->console.out = NULL;
 	loop_stop(r->loop);
@@ -914,7 +911,7 @@ refuse(const struct room *r, int fd, const char *name, const char *why,
     const char *line)
 {
 	if (r->ro->verbose > 0)
-		warnx("%s: refused: %s", name, why);
+		warnx("%s: %s", name, why);
 	if (line != NULL)
 		(void)!write(fd, line, strlen(line));
 	close(fd);
@@ -926,14 +923,14 @@ room_accept(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 {
 	struct room *r = arg;
 	char name[ADDR_STRLEN];
+	const char *why;
 
 	(void)l;
 	addr_fmt(sa, len, name, sizeof(name));
-	if (!acl_permits(&r->ro->acl, sa))
-		refuse(r, fd, name, "--allow/--deny", NULL);
-	else if (r->nclients >= r->ro->max_clients)
-		refuse(r, fd, name, "the room is full",
-		    "* the room is full\n");
+	if ((why = acl_refuses(&r->ro->acl, sa, r->nclients,
+	    r->ro->max_clients)) != NULL)
+		refuse(r, fd, name, why, acl_permits(&r->ro->acl, sa) ?
+		    "* the room is full\n" : NULL);
 	else
 		member_new(r, fd, sa, len);
 }

@@ -134,11 +134,8 @@ out_closed(struct conn *out, const char *why)
 {
 	struct server *s = out->arg;
 
-	/* A reader that went away ends the server quietly, as SIGPIPE would. */
-	if (why != NULL && strcmp(why, strerror(EPIPE)) != 0) {
-		warnx("write stdout: %s", why);
+	if (conn_out_failed(out, why))
 		s->status = 1;
-	}
 	s->out = NULL;
 	loop_stop(s->loop);
 }
@@ -598,16 +595,14 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 {
 	struct server *s = arg;
 	char name[ADDR_STRLEN];
+	const char *why;
 
 	(void)l;
 	addr_fmt(sa, len, name, sizeof(name));
-	if (!acl_permits(&s->so->acl, sa)) {
-		say(s, "%s: refused by --allow/--deny", name);
-		close(fd);
-		return;
-	}
-	if (s->nconns >= s->so->max_conns) {
-		say(s, "%s: refused: too many connections", name);
+	if ((why = acl_refuses(&s->so->acl, sa, s->nconns,
+	    s->so->max_conns)) != NULL) {
+		if (s->so->verbose > 0)
+			warnx("%s: %s", name, why);
 		close(fd);
 		return;
 	}

@@ -449,7 +449,7 @@ sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
 				return fd;
 			if (fd != -1) {
 				if (verbose > 0)
-					warnx("%s: refused by --allow/--deny",
+					warnx("%s: refused by the access list",
 					    addr_fmt((struct sockaddr *)ss,
 					    *len, name, sizeof(name)));
 				close(fd);

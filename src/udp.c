@@ -339,11 +339,8 @@ out_closed(struct conn *c, const char *why)
 {
 	struct udp *u = c->arg;
 
-	/* A reader that went away ends it quietly, as SIGPIPE would. */
-	if (why != NULL && strcmp(why, strerror(EPIPE)) != 0) {
-		warnx("write stdout: %s", why);
+	if (conn_out_failed(c, why))
 		u->status = 1;
-	}
 	u->out = NULL;
 	u->stopped = 1;
 	loop_stop(u->loop);

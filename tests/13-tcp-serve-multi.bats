@@ -255,7 +255,7 @@ acl_case() {
 	else
 		run -0 "$PYTHON" "$PEERS/client.py" "$to" "$PORT" eofcheck 5
 		same "$output" eof
-		wait_grep ': refused by --allow/--deny$' "$T/out.err"
+		wait_grep ': refused by the access list$' "$T/out.err"
 	fi
 	kill "$SERVER_PID"
 	wait_exit "$SERVER_PID" || true
