@@ -547,18 +547,18 @@ static void
 progress(const struct pump_stats *st, int final)
 {
 	static int64_t shown;
-	char s[8], r[8], rate[8];
+	char s[12], r[12], rate[12];
 	int64_t now = now_ms(), ms = MAXIMUM(now - st->start_ms, 1);
 
 	if (!final && now - shown < PROGRESS_MS)
 		return;
 	shown = now;
 	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	humanize_number(r, sizeof(r), st->rcvd, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	humanize_number(rate, sizeof(rate), (st->sent + st->rcvd) * 1000 / ms,
-	    "B", HN_AUTOSCALE, HN_DECIMAL | HN_NOSPACE);
+	    "B", HN_AUTOSCALE, HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	fprintf(stderr, "\r%s: sent %s, received %s, %s/s \033[K%s",
 	    getprogname(), s, r, rate, final ? "\n" : "");
 }
@@ -702,8 +702,7 @@ go_discard(struct pump *p)
 	if (p->discard)
 		return;
 	p->discard = 1;
-	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
-		null = -1;
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	dir_free(&p->down);
 	dir_init(&p->down, p->sock, null, 0);
 	p->down.closed = 1;
@@ -915,7 +914,7 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 void
 pump_report(const struct pump_stats *st)
 {
-	char s[8], r[8], rate[8];
+	char s[12], r[12], rate[12];
 	double secs = MAXIMUM(st->end_ms - st->start_ms, 1) / 1000.0;
 
 	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
