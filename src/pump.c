@@ -543,6 +543,14 @@ dir_woken(struct dir *d, const struct pollfd *pfd, int n)
 	}
 }
 
+/* Format n bytes as 1.5MiB into buf. */
+static void
+hum(char buf[12], uint64_t n)
+{
+	humanize_number(buf, 12, n, "B", HN_AUTOSCALE,
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
+}
+
 static void
 progress(const struct pump_stats *st, int final)
 {
@@ -553,12 +561,9 @@ progress(const struct pump_stats *st, int final)
 	if (!final && now - shown < PROGRESS_MS)
 		return;
 	shown = now;
-	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
-	humanize_number(r, sizeof(r), st->rcvd, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
-	humanize_number(rate, sizeof(rate), (st->sent + st->rcvd) * 1000 / ms,
-	    "B", HN_AUTOSCALE, HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
+	hum(s, st->sent);
+	hum(r, st->rcvd);
+	hum(rate, (st->sent + st->rcvd) * 1000 / ms);
 	fprintf(stderr, "\r%s: sent %s, received %s, %s/s \033[K%s",
 	    getprogname(), s, r, rate, final ? "\n" : "");
 }
@@ -917,13 +922,9 @@ pump_report(const struct pump_stats *st)
 	char s[12], r[12], rate[12];
 	double secs = MAXIMUM(st->end_ms - st->start_ms, 1) / 1000.0;
 
-	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
-	humanize_number(r, sizeof(r), st->rcvd, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
-	humanize_number(rate, sizeof(rate),
-	    (int64_t)((st->sent + st->rcvd) / secs), "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
+	hum(s, st->sent);
+	hum(r, st->rcvd);
+	hum(rate, (int64_t)((st->sent + st->rcvd) / secs));
 	warnx("sent %" PRIu64 " bytes (%s), received %" PRIu64
 	    " bytes (%s) in %.3fs (%s/s)", st->sent, s, st->rcvd, r, secs,
 	    rate);
