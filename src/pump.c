@@ -547,7 +547,8 @@ dir_woken(struct dir *d, const struct pollfd *pfd, int n)
 static void
 hum(char buf[12], uint64_t n)
 {
-	humanize_number(buf, 12, n, "B", HN_AUTOSCALE,
+	/* Eight bytes at most, so that four digits and a prefix show. */
+	humanize_number(buf, 8, n, "B", HN_AUTOSCALE,
 	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 }
 
