@@ -117,6 +117,14 @@ ui_line(char *line)
 		conn_write(u->sock, "\n", 1);
 	}
 	free(line);
+	/*
+	 * libedit leaves its callback mode (and the terminal's raw mode)
+	 * before calling us and does not go back: the next line would be
+	 * typed in the kernel's cooked mode, unseen by libedit, and a
+	 * redisplay would draw this line again.  Installing the handler
+	 * again restores both and draws a fresh prompt.
+	 */
+	rl_callback_handler_install(PROMPT, ui_line);
 }
 
 static void

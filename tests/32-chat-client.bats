@@ -95,6 +95,54 @@ room() {
 	[[ $output == *"<other> incoming line"$'\n'"* other has left"$'\n'"> half typ"* ]]
 }
 
+# pane_wait SOCK REGEX: wait until tmux's pane (saved in $BATS_TEST_TMPDIR/pane)
+# has a line matching the extended REGEX.
+pane_wait() {
+	local i
+	for ((i = 0; i < WAIT_SECS * 50; i++)); do
+		tmux -S "$1" capture-pane -p >"$BATS_TEST_TMPDIR/pane"
+		grep -Eq -- "$2" "$BATS_TEST_TMPDIR/pane" && return 0
+		sleep 0.02
+	done
+	echo "# timed out waiting for '$2' in the pane:" >&2
+	sed 's/^/# /' "$BATS_TEST_TMPDIR/pane" >&2
+	return 1
+}
+
+# second_line TERM: in tmux with TERM, send a line, type "abc", let a
+# line arrive, type "def"; leave the last screen in $BATS_TEST_TMPDIR/pane.
+second_line() {
+	local sock=$BATS_TEST_TMPDIR/tmux-$1
+	tmux -S "$sock" new-session -d -x 100 -y 14 \
+	    "TERM=$1 timeout --foreground 20 $SK chat --nick tt 127.0.0.1 $PORT; sleep 20"
+	pane_wait "$sock" 'is now known as tt'
+	tmux -S "$sock" send-keys "first line from frank" Enter
+	wait_grep "<tt> first line from frank" "$BATS_TEST_TMPDIR/host"
+	tmux -S "$sock" send-keys "abc"
+	pane_wait "$sock" '^> abc$'
+	timeout 10 "$PYTHON" "$PEERS/chatpeer.py" 127.0.0.1 "$PORT" script \
+	    ">/nick other$1" ">incoming line" shut
+	pane_wait "$sock" "other$1 has left"
+	tmux -S "$sock" send-keys "def"
+	pane_wait "$sock" 'def$'
+	tmux -S "$sock" send-keys Enter
+	wait_grep "<tt> abcdef" "$BATS_TEST_TMPDIR/host"
+	tmux -S "$sock" send-keys C-d
+	tmux -S "$sock" kill-server
+}
+
+@test "chat client: on a terminal, a line arriving after a sent one redraws what is being typed" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	room
+	for term in xterm tmux-256color; do
+		infocmp "$term" >/dev/null 2>&1 || continue
+		second_line "$term"
+		run cat "$BATS_TEST_TMPDIR/pane"
+		[[ $output == *"<other$term> incoming line"$'\n'"* other$term has left"$'\n'"> abcdef"* ]]
+		[[ $output != *"> first line from frankdef"* ]]
+	done
+}
+
 @test "chat client: --auth-key with the wrong key fails" {
 	printf 'right\n' >"$BATS_TEST_TMPDIR/key"
 	printf 'wrong\n' >"$BATS_TEST_TMPDIR/bad"
