@@ -18,7 +18,8 @@ int	chatline_nick_clean(const char *, char [NICK_MAX + 1]);
 /*
  * Copy len bytes of src to dst, NUL-terminated, with every control
  * character, DEL, C1 code and byte that is not valid UTF-8 made visible
- * by vis(3); return the length of dst.
+ * by vis(3), and every invisible or reordering code point (bidi
+ * controls, zero-width characters) as \u{XXXX}; return the length of dst.
  */
 size_t	chatline_vis(char *, const unsigned char *, size_t);
 

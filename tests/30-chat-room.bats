@@ -126,6 +126,21 @@ room() {
 	[[ $output == *":0"*":0" ]]
 }
 
+@test "chat: bidi controls and zero-width characters arrive visible as \\u{XXXX}" {
+	room
+	member "$BATS_TEST_TMPDIR/a" "?* guest2 has left"
+	wait_grep "guest1 has joined" "$BATS_TEST_TMPDIR/host"
+	chatter '!cost \xe2\x80\xae01$\xe2\x80\xac a\xe2\x80\x8bb \xe2\x81\xa6x\xe2\x81\xa9\xef\xbb\xbf\n' \
+	    '!/me \xe2\x80\x8fwaves\n' shut
+	expect_exit 0 "$MEMBER_PID" "$BATS_TEST_TMPDIR/a.err"
+	run cat "$BATS_TEST_TMPDIR/a"
+	[[ $output == *'<guest2> cost \u{202E}01$\u{202C} a\u{200B}b \u{2066}x\u{2069}\u{FEFF}'* ]]
+	[[ $output == *'* guest2 \u{200F}waves'* ]]
+	run grep -c $'\xe2\x80\xae\|\xe2\x80\x8b\|\xe2\x81\xa6\|\xef\xbb\xbf\|\xe2\x80\x8f' \
+	    "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/host"
+	[[ $output == *":0"*":0" ]]
+}
+
 @test "chat: the host console reads stdin and prints every room line" {
 	mkfifo "$BATS_TEST_TMPDIR/in"
 	IN=rw:$BATS_TEST_TMPDIR/in room --nick boss
