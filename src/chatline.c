@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <vis.h>
 
 #include "chatline.h"
@@ -174,4 +175,123 @@ chatline_vis(char *dst, const unsigned char *src, size_t len)
 	}
 	*d = '\0';
 	return d - dst;
+}
+
+/*
+ * The room's notices about a member, after "* NICK ": a /me must not
+ * read as one of them.
+ */
+static const char *const notice_phrases[] = {
+	"has joined", "has left", "is now known as",
+};
+
+/*
+ * The first words of the room's replies to one member, "* WORD ...": a
+ * nick that is one of them could make a /me read as a reply.
+ */
+static const char *const reply_words[] = {
+	"commands", "invalid", "nick", "no", "online", "unknown", "usage",
+	"welcome",
+};
+
+/*
+ * Return the length of the run of spaces at s: ASCII spaces and tabs,
+ * and the Unicode spaces that look like them.
+ */
+static size_t
+space_run(const char *s)
+{
+	static const char *const spaces[] = {
+		"\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
+		"\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84",
+		"\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87",
+		"\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a",
+		"\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+	};
+	size_t n = 0, i, k;
+
+	for (;;) {
+		if (s[n] == ' ' || s[n] == '\t') {
+			n++;
+			continue;
+		}
+		for (i = 0; i < sizeof(spaces) / sizeof(spaces[0]); i++) {
+			k = strlen(spaces[i]);
+			if (strncmp(s + n, spaces[i], k) == 0)
+				break;
+		}
+		if (i == sizeof(spaces) / sizeof(spaces[0]))
+			return n;
+		n += k;
+	}
+}
+
+static int
+ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/*
+ * Return the length of what matches one character of a phrase at s:
+ * a run of spaces (space_run) for a space, an ASCII letter in either case,
+ * or any one non-ASCII character (it may look like a Latin letter or a
+ * space: a homoglyph); 0 if s does not match c.
+ */
+static size_t
+phrase_char(const char *s, int c)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	if (c == ' ' && (n = space_run(s)) > 0)
+		return n;
+	if (p[0] >= 0x80) {
+		n = 1;
+		while ((p[n] & 0xc0) == 0x80)
+			n++;
+		return n;
+	}
+	return ascii_lower(p[0]) == c ? 1 : 0;
+}
+
+/*
+ * Return 1 if the visible text of a /me (chatline_vis() output) would
+ * make "* NICK TEXT" read as one of the room's notices about NICK ("has
+ * joined", "has left", "is now known as"), with any case, spacing, or
+ * non-ASCII look-alike letters; else 0.
+ */
+int
+chatline_me_forges(const char *text)
+{
+	const char *s, *ph;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(notice_phrases) / sizeof(notice_phrases[0]);
+	    i++) {
+		s = text + space_run(text);
+		for (ph = notice_phrases[i]; *ph != '\0'; ph++) {
+			if ((n = phrase_char(s, *ph)) == 0)
+				break;
+			s += n;
+		}
+		/* "has leftovers" is an action; "has left (too slow)" not. */
+		if (*ph == '\0' && !((*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		    (unsigned char)*s >= 0x80))
+			return 1;
+	}
+	return 0;
+}
+
+/* Return 1 if nick (valid) is reserved: a room reply's first word. */
+int
+chatline_nick_reserved(const char *nick)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reply_words) / sizeof(reply_words[0]); i++)
+		if (strcasecmp(nick, reply_words[i]) == 0)
+			return 1;
+	return 0;
 }

@@ -86,6 +86,27 @@ room() {
 	[[ $output != *"just for you"* ]]
 }
 
+@test "chat: a /me that reads as a room notice is refused with a reply; reply words are reserved nicks" {
+	room
+	member "$BATS_TEST_TMPDIR/a" ">/nick ann" "?* bo waves" "?* bo has left"
+	wait_grep "is now known as ann" "$BATS_TEST_TMPDIR/host"
+	chatter ">/nick bo" ">/me has left" "~reads as a room notice" \
+	    ">/me  Has   joined" "~Has   joined: reads as" \
+	    ">/me is now known as ann" "~ann: reads as" \
+	    ">/nick No" "~reserved" ">/me waves" shut
+	[ "$status" -eq 0 ]
+	[[ $output == *"* /me has left: reads as a room notice, not sent"* ]]
+	[[ $output == *"* nick No is reserved: the room's replies start with it"* ]]
+	expect_exit 0 "$MEMBER_PID" "$BATS_TEST_TMPDIR/a.err"
+	run grep -c '^\* bo ' "$BATS_TEST_TMPDIR/a"
+	[ "$output" = 2 ]
+	run grep -c '^\* bo \(has\|Has\|is\)' "$BATS_TEST_TMPDIR/host"
+	[ "$output" = 1 ]
+	run --separate-stderr "$SK" chat -l --nick usage 127.0.0.1 0
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "sockkit: chat: nick usage is reserved: the room's replies start with it" ]
+}
+
 @test "chat: /help, unknown commands, and // for a line starting with /" {
 	room
 	chatter ">/help" "~/who" ">/frob x" "~unknown" ">//etc/passwd" \

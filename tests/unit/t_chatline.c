@@ -71,6 +71,35 @@ test_vis_hidden(void)
 }
 
 static void
+test_me_forges(void)
+{
+	ok(chatline_me_forges("has left") && chatline_me_forges("has joined"),
+	    "me: has left, has joined read as notices");
+	ok(chatline_me_forges("is now known as bob"),
+	    "me: is now known as reads as a notice");
+	ok(chatline_me_forges("has left (too slow)"),
+	    "me: has left (too slow) reads as a notice");
+	ok(chatline_me_forges("  HAS\tLeft"),
+	    "me: case and spacing do not hide a notice");
+	ok(chatline_me_forges("has\xc2\xa0left") &&
+	    chatline_me_forges("\xe2\x80\x83has left"),
+	    "me: Unicode spaces do not hide a notice");
+	ok(chatline_me_forges("h\xd0\xb0s left"),
+	    "me: a look-alike letter (Cyrillic a) does not hide a notice");
+	ok(!chatline_me_forges("waves") && !chatline_me_forges("has lunch") &&
+	    !chatline_me_forges("has leftovers") &&
+	    !chatline_me_forges("is now known to all"),
+	    "me: other actions pass");
+	ok(!chatline_me_forges("has\\u{200B}left"),
+	    "me: a visible escape between the words passes");
+	ok(chatline_nick_reserved("no") && chatline_nick_reserved("Usage") &&
+	    chatline_nick_reserved("welcome"),
+	    "nick: the first words of the room's replies are reserved");
+	ok(!chatline_nick_reserved("host") && !chatline_nick_reserved("nobody"),
+	    "nick: other nicks are not reserved");
+}
+
+static void
 test_nick(void)
 {
 	char nick[NICK_MAX + 1];
@@ -93,6 +122,7 @@ main(void)
 {
 	test_vis();
 	test_vis_hidden();
+	test_me_forges();
 	test_nick();
 	return tap_done();
 }
