@@ -143,6 +143,29 @@ second_line() {
 	done
 }
 
+@test "chat client: as a filter to a terminal, control characters are shown visibly" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	local in=$BATS_TEST_TMPDIR/in sock=$BATS_TEST_TMPDIR/tmux how cmd
+	printf 'a\033[31mred\007 \033]0;title\007x\n* raw\n' >"$BATS_TEST_TMPDIR/room"
+	printf 'hello\n' >"$in"
+	# Standard input a file, then a pipe; standard output the pane.
+	for how in file pipe; do
+		IN=$BATS_TEST_TMPDIR/room start_server "$BATS_TEST_TMPDIR/peer" \
+		    tcp-serve 127.0.0.1 0
+		cmd="timeout --foreground 10 $SK chat --nick f 127.0.0.1 $PORT"
+		[[ $how == file ]] && cmd="$cmd <$in" || cmd="cat $in | $cmd"
+		tmux -S "$sock" new-session -d -x 100 -y 12 \
+		    "TERM=xterm $cmd; echo status=\$?; sleep 20"
+		pane_wait "$sock" '^status='
+		tmux -S "$sock" kill-server
+		run cat "$BATS_TEST_TMPDIR/pane"
+		[[ $output == *'a^[[31mred^G ^[]0;title^Gx'$'\n''* raw'$'\n''status=0'* ]]
+		expect_exit 0 "$SERVER_PID" "$BATS_TEST_TMPDIR/peer.err"
+		run cat "$BATS_TEST_TMPDIR/peer"
+		[ "$output" = $'/nick f\nhello' ]
+	done
+}
+
 @test "chat client: --auth-key with the wrong key fails" {
 	printf 'right\n' >"$BATS_TEST_TMPDIR/key"
 	printf 'wrong\n' >"$BATS_TEST_TMPDIR/bad"
