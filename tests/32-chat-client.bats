@@ -166,6 +166,19 @@ second_line() {
 	done
 }
 
+@test "chat client: a join with --auth-key gets its /nick reply in well under 40 ms (median of 7, no Nagle wait)" {
+	printf 'key\n' >"$BATS_TEST_TMPDIR/key"
+	room --auth-key "$BATS_TEST_TMPDIR/key"
+	run --separate-stderr timeout 60 "$PYTHON" "$PEERS/chatpeer.py" \
+	    127.0.0.1 "$PORT" jointime 7 "$SK" chat --auth-key \
+	    "$BATS_TEST_TMPDIR/key"
+	echo "# join times (ms): ${lines[0]}" >&3
+	[ "$status" -eq 0 ]
+	[[ ${lines[1]} == "median "* ]]
+	ms=${lines[1]#median }
+	(( ${ms%.*} < 25 ))
+}
+
 @test "chat client: --auth-key with the wrong key fails" {
 	printf 'right\n' >"$BATS_TEST_TMPDIR/key"
 	printf 'wrong\n' >"$BATS_TEST_TMPDIR/bad"
