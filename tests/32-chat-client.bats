@@ -9,6 +9,16 @@ room() {
 	start_server "$BATS_TEST_TMPDIR/host" chat -l "$@" 127.0.0.1 0
 }
 
+# A failed test's tmux servers (on this test's own sockets) go too.
+eval "helpers_$(declare -f teardown)"
+teardown() {
+	local s
+	for s in "$BATS_TEST_TMPDIR"/tmux*; do
+		[[ -S $s ]] && tmux -S "$s" kill-server 2>/dev/null
+	done
+	helpers_teardown
+}
+
 @test "chat client: sends /nick, relays lines, exits 0 after /quit" {
 	room
 	run --separate-stderr timeout 10 "$SK" chat --nick cli 127.0.0.1 \
