@@ -41,6 +41,7 @@ struct ui {
 	int		 in_poll;	/* stdin is in the loop, not polled */
 	int		 in_wait;	/* stdin paused: the room is behind */
 	int		 in_done;	/* stdin at its end */
+	struct pump_stats st;		/* the filter's, for -v */
 };
 
 #define IN_QUEUE_MAX	(256 * 1024)	/* stdin read ahead of the room */
@@ -81,6 +82,7 @@ ui_sock_data(struct conn *c, const unsigned char *p, size_t len)
 	const char *errstr;
 	size_t n;
 
+	u->st.rcvd += len;
 	if (len > 0)
 		frame_dec_feed(&u->dec, p, len);
 	else
@@ -184,6 +186,7 @@ ui_in_read(struct ui *u)
 		conn_shutdown(u->sock);
 		return;
 	}
+	u->st.sent += n;
 	conn_write(u->sock, buf, n);
 	if (u->sock->queued > IN_QUEUE_MAX)
 		ui_in_pause(u);
@@ -254,7 +257,7 @@ ui_color(void)
  * status (1 on a failure, told).
  */
 static int
-ui_run(int fd, const char *nick, int edit)
+ui_run(int fd, const char *nick, int edit, int verbose)
 {
 	struct ui u;
 
@@ -279,11 +282,15 @@ ui_run(int fd, const char *nick, int edit)
 		conn_write(u.sock, "\n", 1);
 	}
 	if (!edit) {
+		u.st.start_ms = now_ms();
 		ui_in_resume(&u);
 		if (u.status == 0 && loop_run(u.loop) == -1) {
 			warn("epoll");
 			u.status = 1;
 		}
+		u.st.end_ms = now_ms();
+		if (verbose > 0)
+			pump_report(&u.st);
 		goto done;
 	}
 	rl_callback_handler_install(PROMPT, ui_line);
@@ -334,7 +341,7 @@ chatui_run(int fd, const char *nick, int verbose)
 	char line[NICK_MAX + 8];
 
 	if (isatty(STDOUT_FILENO))
-		return ui_run(fd, nick, isatty(STDIN_FILENO));
+		return ui_run(fd, nick, isatty(STDIN_FILENO), verbose);
 	/* A filter for bots and scripts: lines in, lines out, no escapes. */
 	if (nick != NULL) {
 		snprintf(line, sizeof(line), "/nick %s\n", nick);
