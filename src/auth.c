@@ -1,5 +1,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -252,8 +256,10 @@ auth_run(int fd, struct auth *a, int timeout_ms, const char **errstr)
 {
 	const unsigned char *p;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int r;
+	int r, one = 1;
 
+	/* Small handshake messages wait for no ACK (Nagle); data after too. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	for (;;) {
 		if (a->status == AUTH_FAIL) {
 			*errstr = "authentication failed";

@@ -35,9 +35,16 @@ struct ui {
 	struct conn	*sock;
 	struct frame_dec dec;
 	char		*vis;
+	int		 edit;		/* libedit, not a filter */
 	int		 color;
 	int		 status;
+	int		 in_poll;	/* stdin is in the loop, not polled */
+	int		 in_wait;	/* stdin paused: the room is behind */
+	int		 in_done;	/* stdin at its end */
+	struct pump_stats st;		/* the filter's, for -v */
 };
+
+#define IN_QUEUE_MAX	(256 * 1024)	/* stdin read ahead of the room */
 
 static struct ui *the_ui;	/* for libedit's line callback */
 
@@ -52,6 +59,11 @@ ui_show(struct ui *u, const unsigned char *p, size_t len)
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
 	chatline_vis(u->vis, p, len);
+	if (!u->edit) {
+		printf("%s\n", u->vis);
+		fflush(stdout);
+		return;
+	}
 	if (u->color && strncmp(u->vis, "* ", 2) == 0)
 		sgr = SGR_NOTICE;
 	else if (u->color && strstr(u->vis, "> (private) ") != NULL)
@@ -70,6 +82,7 @@ ui_sock_data(struct conn *c, const unsigned char *p, size_t len)
 	const char *errstr;
 	size_t n;
 
+	u->st.rcvd += len;
 	if (len > 0)
 		frame_dec_feed(&u->dec, p, len);
 	else
@@ -86,8 +99,10 @@ ui_sock_closed(struct conn *c, const char *why)
 	struct ui *u = c->arg;
 
 	if (why != NULL) {
-		printf("\r\033[K");
-		fflush(stdout);
+		if (u->edit) {
+			printf("\r\033[K");
+			fflush(stdout);
+		}
 		warnx("%s: %s", c->name, why);
 		u->status = 1;
 	}
@@ -95,7 +110,98 @@ ui_sock_closed(struct conn *c, const char *why)
 	loop_stop(u->loop);
 }
 
-static const struct conn_cb sock_cb = { ui_sock_data, NULL, ui_sock_closed };
+static void	ui_sock_drained(struct conn *);
+
+static const struct conn_cb sock_cb = { ui_sock_data, ui_sock_drained,
+    ui_sock_closed };
+
+static void	ui_in_read(struct ui *);
+
+static void
+ui_in_ready(struct loop *l, int fd, int ready, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)ready;
+	ui_in_read(arg);
+}
+
+static void
+ui_in_poll(struct loop *l, void *arg)
+{
+	(void)l;
+	ui_in_read(arg);
+}
+
+/* Read stdin again: it is in the loop, or a file polled every turn. */
+static void
+ui_in_resume(struct ui *u)
+{
+	u->in_wait = 0;
+	if (u->in_poll)
+		loop_timer(u->loop, 0, ui_in_poll, u);
+	else if (loop_add(u->loop, STDIN_FILENO, LOOP_READ, ui_in_ready,
+	    u) == -1) {
+		if (errno != EPERM) {
+			warn("epoll");
+			u->status = 1;
+			loop_stop(u->loop);
+			return;
+		}
+		/* A regular file or /dev/null: always ready. */
+		u->in_poll = 1;
+		loop_timer(u->loop, 0, ui_in_poll, u);
+	}
+}
+
+/* Stop reading stdin until the room has taken what is queued. */
+static void
+ui_in_pause(struct ui *u)
+{
+	u->in_wait = 1;
+	if (!u->in_poll)
+		loop_del(u->loop, STDIN_FILENO);
+}
+
+/* The filter's stdin: a share of it to the room; at its end, half-close. */
+static void
+ui_in_read(struct ui *u)
+{
+	char buf[16 * 1024];
+	ssize_t n;
+
+	if (u->in_wait || u->in_done || u->sock == NULL)
+		return;
+	if ((n = read(STDIN_FILENO, buf, sizeof(buf))) == -1 &&
+	    (errno == EINTR || errno == EAGAIN)) {
+		if (u->in_poll)
+			loop_timer(u->loop, 0, ui_in_poll, u);
+		return;
+	}
+	if (n <= 0) {
+		if (n == -1)
+			warn("read standard input");
+		ui_in_pause(u);
+		u->in_done = 1;
+		conn_shutdown(u->sock);
+		return;
+	}
+	u->st.sent += n;
+	conn_write(u->sock, buf, n);
+	if (u->sock->queued > IN_QUEUE_MAX)
+		ui_in_pause(u);
+	else if (u->in_poll)
+		loop_timer(u->loop, 0, ui_in_poll, u);
+}
+
+static void
+ui_sock_drained(struct conn *c)
+{
+	struct ui *u = c->arg;
+
+	if (!u->edit && u->in_wait && !u->in_done)
+		ui_in_resume(u);
+}
 
 /* A line typed; NULL at end of input (^D): leave the room. */
 static void
@@ -117,6 +223,14 @@ ui_line(char *line)
 		conn_write(u->sock, "\n", 1);
 	}
 	free(line);
+	/*
+	 * libedit leaves its callback mode (and the terminal's raw mode)
+	 * before calling us and does not go back: the next line would be
+	 * typed in the kernel's cooked mode, unseen by libedit, and a
+	 * redisplay would draw this line again.  Installing the handler
+	 * again restores both and draws a fresh prompt.
+	 */
+	rl_callback_handler_install(PROMPT, ui_line);
 }
 
 static void
@@ -138,14 +252,18 @@ ui_color(void)
 	    getenv("NO_COLOR") == NULL;
 }
 
-/* The terminal client; return the exit status (1 on a failure, told). */
+/*
+ * The terminal client (edit) or the filter to a terminal; return the exit
+ * status (1 on a failure, told).
+ */
 static int
-ui_run(int fd, const char *nick)
+ui_run(int fd, const char *nick, int edit, int verbose)
 {
 	struct ui u;
 
 	memset(&u, 0, sizeof(u));
 	the_ui = &u;
+	u.edit = edit;
 	u.color = ui_color();
 	u.vis = xmalloc(CHATLINE_VISLEN(LINE_MAX_IN));
 	frame_dec_init(&u.dec, FRAME_LINE, LINE_MAX_IN);
@@ -162,6 +280,18 @@ ui_run(int fd, const char *nick)
 		conn_write(u.sock, "/nick ", 6);
 		conn_write(u.sock, nick, strlen(nick));
 		conn_write(u.sock, "\n", 1);
+	}
+	if (!edit) {
+		u.st.start_ms = now_ms();
+		ui_in_resume(&u);
+		if (u.status == 0 && loop_run(u.loop) == -1) {
+			warn("epoll");
+			u.status = 1;
+		}
+		u.st.end_ms = now_ms();
+		if (verbose > 0)
+			pump_report(&u.st);
+		goto done;
 	}
 	rl_callback_handler_install(PROMPT, ui_line);
 	if (loop_add(u.loop, STDIN_FILENO, LOOP_READ, ui_tty, &u) == -1 ||
@@ -197,9 +327,10 @@ write_all(int fd, const char *s, size_t len)
 /*
  * Be a member of the chat room on the connected socket fd as nick (NULL:
  * none sent): on a terminal, a line editor that shows incoming lines
- * above the line being typed; otherwise a plain line filter.  Return the
- * exit status: 0 when the room closes, 1 when the connection is lost or
- * on a failure (reported on stderr).
+ * above the line being typed; otherwise a plain line filter, which
+ * makes control characters visible when its output is a terminal.
+ * Return the exit status: 0 when the room closes, 1 when the connection
+ * is lost or on a failure (reported on stderr).
  */
 int
 chatui_run(int fd, const char *nick, int verbose)
@@ -209,8 +340,8 @@ chatui_run(int fd, const char *nick, int verbose)
 	    .eof_ends = 1, .peer = "room", .in_name = "standard input" };
 	char line[NICK_MAX + 8];
 
-	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
-		return ui_run(fd, nick);
+	if (isatty(STDOUT_FILENO))
+		return ui_run(fd, nick, isatty(STDIN_FILENO), verbose);
 	/* A filter for bots and scripts: lines in, lines out, no escapes. */
 	if (nick != NULL) {
 		snprintf(line, sizeof(line), "/nick %s\n", nick);

@@ -144,6 +144,9 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 
 	if (opts_server_args(argc, argv, o, NULL, &addr, &port) == -1)
 		cmd_usage_error(SYNOPSIS);
+	if (ro->nick != NULL && chatline_nick_reserved(ro->nick))
+		errx(2, "nick %s is reserved: the room's replies start with it",
+		    ro->nick);
 	sko.family = o->family;
 	sko.numeric = o->numeric;
 	lim = fd_limit_raise();

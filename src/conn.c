@@ -1,6 +1,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -444,7 +447,10 @@ conn_auth(struct conn *c, struct auth *a, const unsigned char **p,
 	const unsigned char *out;
 	enum auth_status st = a->status;
 	size_t used = 0, n;
+	int one = 1;
 
+	/* Small handshake messages wait for no ACK (Nagle); data after too. */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (*len > 0)
 		st = auth_feed(a, *p, *len, &used);
 	if (st != AUTH_FAIL && (n = auth_output(a, &out)) > 0) {

@@ -502,8 +502,13 @@ cmd_me(struct member *m, const unsigned char *arg, size_t len)
 		tell(m, msg_fmt("* usage: /me ACTION\n"));
 		return;
 	}
-	broadcast(m->room, m, msg_fmt("* %s %s\n", m->nick,
-	    visible(m->room, arg, len)));
+	/* Notices about a member are the room's to make, not the member's. */
+	if (chatline_me_forges(visible(m->room, arg, len))) {
+		tell(m, msg_fmt("* /me %s: reads as a room notice, not sent\n",
+		    m->room->vis));
+		return;
+	}
+	broadcast(m->room, m, msg_fmt("* %s %s\n", m->nick, m->room->vis));
 }
 
 static void
@@ -555,6 +560,11 @@ cmd_nick(struct member *m, const unsigned char *arg, size_t len)
 	}
 	memcpy(new, arg, len);
 	new[len] = '\0';
+	if (chatline_nick_reserved(new)) {
+		tell(m, msg_fmt("* nick %s is reserved: the room's replies "
+		    "start with it\n", new));
+		return;
+	}
 	if ((other = nick_find(r, new)) != NULL && other != m) {
 		tell(m, msg_fmt("* nick %s is taken\n", other->nick));
 		return;

@@ -86,6 +86,27 @@ room() {
 	[[ $output != *"just for you"* ]]
 }
 
+@test "chat: a /me that reads as a room notice is refused with a reply; reply words are reserved nicks" {
+	room
+	member "$BATS_TEST_TMPDIR/a" ">/nick ann" "?* bo waves" "?* bo has left"
+	wait_grep "is now known as ann" "$BATS_TEST_TMPDIR/host"
+	chatter ">/nick bo" ">/me has left" "~reads as a room notice" \
+	    ">/me  Has   joined" "~Has   joined: reads as" \
+	    ">/me is now known as ann" "~ann: reads as" \
+	    ">/nick No" "~reserved" ">/me waves" shut
+	[ "$status" -eq 0 ]
+	[[ $output == *"* /me has left: reads as a room notice, not sent"* ]]
+	[[ $output == *"* nick No is reserved: the room's replies start with it"* ]]
+	expect_exit 0 "$MEMBER_PID" "$BATS_TEST_TMPDIR/a.err"
+	run grep -c '^\* bo ' "$BATS_TEST_TMPDIR/a"
+	[ "$output" = 2 ]
+	run grep -c '^\* bo \(has\|Has\|is\)' "$BATS_TEST_TMPDIR/host"
+	[ "$output" = 1 ]
+	run --separate-stderr "$SK" chat -l --nick usage 127.0.0.1 0
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "sockkit: chat: nick usage is reserved: the room's replies start with it" ]
+}
+
 @test "chat: /help, unknown commands, and // for a line starting with /" {
 	room
 	chatter ">/help" "~/who" ">/frob x" "~unknown" ">//etc/passwd" \
@@ -123,6 +144,21 @@ room() {
 	[[ $output == *'<guest2> crlf'* ]]
 	run grep -c $'[\x01-\x08\x0b-\x1f\x7f]' "$BATS_TEST_TMPDIR/a" \
 	    "$BATS_TEST_TMPDIR/host"
+	[[ $output == *":0"*":0" ]]
+}
+
+@test "chat: bidi controls and zero-width characters arrive visible as \\u{XXXX}" {
+	room
+	member "$BATS_TEST_TMPDIR/a" "?* guest2 has left"
+	wait_grep "guest1 has joined" "$BATS_TEST_TMPDIR/host"
+	chatter '!cost \xe2\x80\xae01$\xe2\x80\xac a\xe2\x80\x8bb \xe2\x81\xa6x\xe2\x81\xa9\xef\xbb\xbf\n' \
+	    '!/me \xe2\x80\x8fwaves\n' shut
+	expect_exit 0 "$MEMBER_PID" "$BATS_TEST_TMPDIR/a.err"
+	run cat "$BATS_TEST_TMPDIR/a"
+	[[ $output == *'<guest2> cost \u{202E}01$\u{202C} a\u{200B}b \u{2066}x\u{2069}\u{FEFF}'* ]]
+	[[ $output == *'* guest2 \u{200F}waves'* ]]
+	run grep -c $'\xe2\x80\xae\|\xe2\x80\x8b\|\xe2\x81\xa6\|\xef\xbb\xbf\|\xe2\x80\x8f' \
+	    "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/host"
 	[[ $output == *":0"*":0" ]]
 }
 

@@ -9,6 +9,16 @@ room() {
 	start_server "$BATS_TEST_TMPDIR/host" chat -l "$@" 127.0.0.1 0
 }
 
+# A failed test's tmux servers (on this test's own sockets) go too.
+eval "helpers_$(declare -f teardown)"
+teardown() {
+	local s
+	for s in "$BATS_TEST_TMPDIR"/tmux*; do
+		[[ -S $s ]] && tmux -S "$s" kill-server 2>/dev/null
+	done
+	helpers_teardown
+}
+
 @test "chat client: sends /nick, relays lines, exits 0 after /quit" {
 	room
 	run --separate-stderr timeout 10 "$SK" chat --nick cli 127.0.0.1 \
@@ -93,6 +103,90 @@ room() {
 	tmux -S "$sock" kill-server
 	run cat "$BATS_TEST_TMPDIR/pane"
 	[[ $output == *"<other> incoming line"$'\n'"* other has left"$'\n'"> half typ"* ]]
+}
+
+# pane_wait SOCK REGEX: wait until tmux's pane (saved in $BATS_TEST_TMPDIR/pane)
+# has a line matching the extended REGEX.
+pane_wait() {
+	local i
+	for ((i = 0; i < WAIT_SECS * 50; i++)); do
+		tmux -S "$1" capture-pane -p >"$BATS_TEST_TMPDIR/pane"
+		grep -Eq -- "$2" "$BATS_TEST_TMPDIR/pane" && return 0
+		sleep 0.02
+	done
+	echo "# timed out waiting for '$2' in the pane:" >&2
+	sed 's/^/# /' "$BATS_TEST_TMPDIR/pane" >&2
+	return 1
+}
+
+# second_line TERM: in tmux with TERM, send a line, type "abc", let a
+# line arrive, type "def"; leave the last screen in $BATS_TEST_TMPDIR/pane.
+second_line() {
+	local sock=$BATS_TEST_TMPDIR/tmux-$1
+	tmux -S "$sock" new-session -d -x 100 -y 14 \
+	    "TERM=$1 timeout --foreground 20 $SK chat --nick tt 127.0.0.1 $PORT; sleep 20"
+	pane_wait "$sock" 'is now known as tt'
+	tmux -S "$sock" send-keys "first line from frank" Enter
+	wait_grep "<tt> first line from frank" "$BATS_TEST_TMPDIR/host"
+	tmux -S "$sock" send-keys "abc"
+	pane_wait "$sock" '^> abc$'
+	timeout 10 "$PYTHON" "$PEERS/chatpeer.py" 127.0.0.1 "$PORT" script \
+	    ">/nick other$1" ">incoming line" shut
+	pane_wait "$sock" "other$1 has left"
+	tmux -S "$sock" send-keys "def"
+	pane_wait "$sock" 'def$'
+	tmux -S "$sock" send-keys Enter
+	wait_grep "<tt> abcdef" "$BATS_TEST_TMPDIR/host"
+	tmux -S "$sock" send-keys C-d
+	tmux -S "$sock" kill-server
+}
+
+@test "chat client: on a terminal, a line arriving after a sent one redraws what is being typed" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	room
+	for term in xterm tmux-256color; do
+		infocmp "$term" >/dev/null 2>&1 || continue
+		second_line "$term"
+		run cat "$BATS_TEST_TMPDIR/pane"
+		[[ $output == *"<other$term> incoming line"$'\n'"* other$term has left"$'\n'"> abcdef"* ]]
+		[[ $output != *"> first line from frankdef"* ]]
+	done
+}
+
+@test "chat client: as a filter to a terminal, control characters are shown visibly" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	local in=$BATS_TEST_TMPDIR/in sock=$BATS_TEST_TMPDIR/tmux how cmd
+	printf 'a\033[31mred\007 \033]0;title\007x\n* raw\n' >"$BATS_TEST_TMPDIR/room"
+	printf 'hello\n' >"$in"
+	# Standard input a file, then a pipe; standard output the pane.
+	for how in file pipe; do
+		IN=$BATS_TEST_TMPDIR/room start_server "$BATS_TEST_TMPDIR/peer" \
+		    tcp-serve 127.0.0.1 0
+		cmd="timeout --foreground 10 $SK chat --nick f 127.0.0.1 $PORT"
+		[[ $how == file ]] && cmd="$cmd <$in" || cmd="cat $in | $cmd"
+		tmux -S "$sock" new-session -d -x 100 -y 12 \
+		    "TERM=xterm $cmd; echo status=\$?; sleep 20"
+		pane_wait "$sock" '^status='
+		tmux -S "$sock" kill-server
+		run cat "$BATS_TEST_TMPDIR/pane"
+		[[ $output == *'a^[[31mred^G ^[]0;title^Gx'$'\n''* raw'$'\n''status=0'* ]]
+		expect_exit 0 "$SERVER_PID" "$BATS_TEST_TMPDIR/peer.err"
+		run cat "$BATS_TEST_TMPDIR/peer"
+		[ "$output" = $'/nick f\nhello' ]
+	done
+}
+
+@test "chat client: a join with --auth-key gets its /nick reply in well under 40 ms (median of 7, no Nagle wait)" {
+	printf 'key\n' >"$BATS_TEST_TMPDIR/key"
+	room --auth-key "$BATS_TEST_TMPDIR/key"
+	run --separate-stderr timeout 60 "$PYTHON" "$PEERS/chatpeer.py" \
+	    127.0.0.1 "$PORT" jointime 7 "$SK" chat --auth-key \
+	    "$BATS_TEST_TMPDIR/key"
+	echo "# join times (ms): ${lines[0]}" >&3
+	[ "$status" -eq 0 ]
+	[[ ${lines[1]} == "median "* ]]
+	ms=${lines[1]#median }
+	(( ${ms%.*} < 25 ))
 }
 
 @test "chat client: --auth-key with the wrong key fails" {

@@ -19,6 +19,9 @@ usage: chatpeer.py HOST PORT MODE [ARG...]
                    and drop what arrives meanwhile
   churn N          N quick connect-and-close members: a third reset, a
                    third send "half a line" and half-close
+  jointime N CMD...  run CMD HOST PORT N times, stdin open, and time each
+                   from its start to the reply to its /nick; prints the
+                   times and "median MS"
   storm N H        an observer and 10 members join; then N members
                    connect at once while the 10 each send a private
                    line to the observer and a line to the room; all
@@ -30,6 +33,7 @@ usage: chatpeer.py HOST PORT MODE [ARG...]
 
 Every wait is bounded (10 s, then exit 1 with what was received).
 """
+import os
 import selectors
 import socket
 import struct
@@ -320,6 +324,45 @@ def storm(host, port, n, hist):
     return 0
 
 
+def jointime(host, port, n, cmd):
+    """Run cmd + [host, port] n times as a member with its stdin open;
+    print each time from start to the reply to its /nick, and the median
+    (milliseconds)."""
+    import statistics
+    import subprocess
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd + [host, str(port)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+        deadline = t0 + WAIT
+        sel = selectors.DefaultSelector()
+        sel.register(p.stdout, selectors.EVENT_READ)
+        buf = b""
+        while b"is now known as" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                p.kill()
+                p.wait()
+                print("chatpeer: no /nick reply", file=sys.stderr)
+                return 1
+            b = os.read(p.stdout.fileno(), 4096)
+            if not b:
+                print("chatpeer: no /nick reply", file=sys.stderr)
+                return 1
+            buf += b
+        times.append((time.monotonic() - t0) * 1000)
+        p.stdin.close()
+        try:
+            p.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    print(" ".join("%.1f" % t for t in times))
+    print("median %.1f" % statistics.median(times))
+    return 0
+
+
 def main():
     host, port, mode, rest = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
                               sys.argv[4:])
@@ -335,6 +378,8 @@ def main():
         return churn(host, port, int(rest[0]))
     if mode == "storm":
         return storm(host, port, int(rest[0]), int(rest[1]))
+    if mode == "jointime":
+        return jointime(host, port, int(rest[0]), rest[1:])
     print("chatpeer: unknown mode " + mode, file=sys.stderr)
     return 2
 
