@@ -142,8 +142,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	int fds[SOCK_MAXLISTEN], nfd, i, rv;
 	long lim;
 
-	if (opts_server_args(argc, argv, o, NULL, &addr, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, o, NULL, SYNOPSIS, &addr, &port);
 	sko.family = o->family;
 	sko.numeric = o->numeric;
 	lim = fd_limit_raise();
@@ -189,8 +188,8 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	const char *errstr, *port;
 	int fd, rv;
 
-	if (argc != (o->family == AF_UNIX ? 1 : 2))
-		cmd_usage_error(SYNOPSIS);
+	cmd_args(SYNOPSIS, argc, argv, o->family == AF_UNIX ? "PATH" :
+	    "HOST PORT", o->family == AF_UNIX ? 1 : 2);
 	port = o->family == AF_UNIX ? NULL : argv[1];
 	if (port != NULL && opts_port(port, o->numeric, &errstr) == -1)
 		errx(2, "port %s: %s", port, errstr);

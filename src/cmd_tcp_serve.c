@@ -242,8 +242,7 @@ cmd_tcp_serve(int argc, char *argv[])
 	parse(argc, argv, &o, &so);
 	argc -= optind;
 	argv += optind;
-	if (opts_server_args(argc, argv, &o, NULL, &host, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, &o, NULL, SYNOPSIS, &host, &port);
 	check(&o, &so);
 	sko.family = o.family;
 	sko.numeric = o.numeric;

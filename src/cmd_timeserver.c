@@ -154,8 +154,7 @@ cmd_timeserver(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	snprintf(defport, sizeof(defport), "%d", timeproto_port(to.proto));
-	if (opts_server_args(argc, argv, &o, defport, &host, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, &o, defport, SYNOPSIS, &host, &port);
 	if (to.tcp && to.proto == TP_NTP)
 		errx(2, "cannot use --tcp with --proto ntp");
 	if (user != NULL && (pw = getpwnam(user)) == NULL)

@@ -144,8 +144,7 @@ cmd_udp_listen(int argc, char *argv[])
 	parse(argc, argv, &o, &uo, &gs);
 	argc -= optind;
 	argv += optind;
-	if (opts_server_args(argc, argv, &o, NULL, &host, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, &o, NULL, SYNOPSIS, &host, &port);
 	check(&o, &gs);
 	sko.family = o.family;
 	sko.numeric = o.numeric;

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "cmd.h"
 #include "frame.h"
 #include "opts.h"
 #include "util.h"
@@ -207,21 +208,27 @@ opts_acl(struct acl *acl, int allow, const char *arg)
 /*
  * Take a server's "[ADDRESS] PORT" (PATH with -U) from argv: set *host
  * (NULL: all addresses) and *port, which is defport when omitted (defport
- * NULL: PORT is required).  Return -1 if the count of arguments is
- * wrong; exit 2 for a bad port.
+ * NULL: PORT is required).  A wrong count of arguments or a bad port is
+ * a usage error (synopsis) and exits 2.
  */
-int
+void
 opts_server_args(int argc, char *argv[], const struct opts *o,
-    const char *defport, const char **host, const char **port)
+    const char *defport, const char *synopsis, const char **host,
+    const char **port)
 {
 	const char *errstr;
-	int min = defport != NULL && o->family != AF_UNIX ? 0 : 1;
 
-	if (argc < min || argc > (o->family == AF_UNIX ? 1 : 2))
-		return -1;
+	if (o->family == AF_UNIX)
+		cmd_args(synopsis, argc, argv, "PATH", 1);
+	else
+		cmd_args(synopsis, argc, argv, defport != NULL ? "" : "PORT",
+		    2);
 	*host = argc == 2 ? argv[0] : NULL;
 	*port = argc == 0 ? defport : argv[argc - 1];
-	if (o->family != AF_UNIX && opts_port(*port, o->numeric, &errstr) == -1)
-		errx(2, "port %s: %s", *port, errstr);
-	return 0;
+	if (o->family == AF_UNIX ||
+	    opts_port(*port, o->numeric, &errstr) != -1)
+		return;
+	if (argc == 1)
+		cmd_host_port(synopsis, *port, "ADDRESS");
+	errx(2, "port %s: %s", *port, errstr);
 }

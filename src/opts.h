@@ -78,8 +78,8 @@ void	 opts_init(struct opts *);
 int	 opts_common(struct opts *, int, const char *);
 long	 opts_duration(const char *, const char **);
 int	 opts_port(const char *, int, const char **);
-int	 opts_server_args(int, char *[], const struct opts *, const char *,
-	    const char **, const char **);
+void	 opts_server_args(int, char *[], const struct opts *, const char *,
+	    const char *, const char **, const char **);
 long long opts_number(const char *, long long, long long, const char *);
 void	 opts_acl(struct acl *, int, const char *);
 

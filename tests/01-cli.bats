@@ -99,22 +99,114 @@ commands() {
 	[[ $stderr == *"sockkit tcp-serve --help"* ]]
 }
 
-@test "tcp-connect: a missing PORT is a usage error" {
-	run -2 --separate-stderr "$SK" tcp-connect 127.0.0.1 </dev/null
+# args_error CMD ARGS... MESSAGE: expect exit 2, nothing on stdout, and
+# on stderr "sockkit: CMD: MESSAGE", then the usage line and the hint.
+args_error() {
+	local msg=${*: -1}
+	run -2 --separate-stderr timeout 10 "$SK" "${@:1:$#-1}" </dev/null
 	[ -z "$output" ]
-	[[ ${stderr_lines[0]} == "usage: sockkit tcp-connect "* ]]
+	[ "${#stderr_lines[@]}" -eq 3 ] &&
+	    [ "${stderr_lines[0]}" = "sockkit: $1: $msg" ] &&
+	    [[ ${stderr_lines[1]} == "usage: sockkit $1 "* ]] &&
+	    [ "${stderr_lines[2]}" = "Try 'sockkit $1 --help' for more." ] ||
+	    { echo "# stderr: $stderr" >&2; return 1; }
 }
 
-@test "tcp-connect: an extra argument is a usage error" {
-	run -2 --separate-stderr "$SK" tcp-connect 127.0.0.1 1 2 </dev/null
+# habit_error CMD ARGS... HINT: as args_error, after getopt's own line
+# naming the option.
+habit_error() {
+	local msg=${*: -1}
+	run -2 --separate-stderr timeout 10 "$SK" "${@:1:$#-1}" </dev/null
 	[ -z "$output" ]
-	[[ ${stderr_lines[0]} == "usage: sockkit tcp-connect "* ]]
+	[ "${#stderr_lines[@]}" -eq 4 ] &&
+	    [[ ${stderr_lines[0]} == "sockkit: $1: invalid option"* ]] &&
+	    [ "${stderr_lines[1]}" = "sockkit: $1: $msg" ] &&
+	    [[ ${stderr_lines[2]} == "usage: sockkit $1 "* ]] ||
+	    { echo "# stderr: $stderr" >&2; return 1; }
 }
 
-@test "tcp-serve: a missing PORT is a usage error" {
-	run -2 --separate-stderr "$SK" tcp-serve </dev/null
-	[ -z "$output" ]
-	[[ ${stderr_lines[0]} == "usage: sockkit tcp-serve "* ]]
+@test "tcp-connect: a missing PORT says 'missing PORT'" {
+	args_error tcp-connect 127.0.0.1 "missing PORT"
+}
+
+@test "tcp-connect: no arguments says 'missing HOST and PORT'" {
+	args_error tcp-connect "missing HOST and PORT"
+}
+
+@test "tcp-connect: an extra argument says 'too many arguments'" {
+	args_error tcp-connect 127.0.0.1 1 2 "too many arguments"
+}
+
+@test "tcp-connect: -U without PATH says 'missing PATH'" {
+	args_error tcp-connect -U "missing PATH"
+}
+
+@test "tcp-serve: a missing PORT says 'missing PORT'" {
+	args_error tcp-serve "missing PORT"
+}
+
+@test "every command: a missing argument says which, an extra one too many" {
+	args_error tcp-serve 127.0.0.1 1 2 "too many arguments"
+	args_error udp-send "missing HOST and PORT"
+	args_error udp-send 127.0.0.1 "missing PORT"
+	args_error udp-listen "missing PORT"
+	args_error udp-listen 127.0.0.1 1 2 "too many arguments"
+	args_error chat 127.0.0.1 "missing PORT"
+	args_error chat 127.0.0.1 1 2 "too many arguments"
+	args_error chat -l "missing PORT"
+	args_error chat -l 127.0.0.1 1 2 "too many arguments"
+	args_error timeserver 127.0.0.1 1 2 "too many arguments"
+	args_error timeserver -U "missing PATH"
+	args_error udp-listen -U /tmp/a /tmp/b "too many arguments"
+}
+
+@test "tcp-connect: HOST:PORT in one argument says they are two" {
+	args_error tcp-connect example.com:80 \
+	    "example.com:80: HOST and PORT are two arguments: 'example.com 80'"
+}
+
+@test "tcp-connect: [V6]:PORT in one argument says they are two" {
+	args_error tcp-connect '[::1]:80' \
+	    "[::1]:80: HOST and PORT are two arguments: '::1 80'"
+}
+
+@test "tcp-connect: an IPv6 address alone is a missing PORT, not HOST:PORT" {
+	args_error tcp-connect ::1 "missing PORT"
+}
+
+@test "udp-send: HOST:PORT in one argument says they are two" {
+	args_error udp-send 127.0.0.1:53 \
+	    "127.0.0.1:53: HOST and PORT are two arguments: '127.0.0.1 53'"
+}
+
+@test "tcp-serve: ADDRESS:PORT in one argument says they are two" {
+	args_error tcp-serve 127.0.0.1:9000 \
+	    "127.0.0.1:9000: ADDRESS and PORT are two arguments: '127.0.0.1 9000'"
+}
+
+@test "tcp-connect: -l points to tcp-serve" {
+	habit_error tcp-connect -l 9000 \
+	    "-l: to listen, use tcp-serve: sockkit tcp-serve [OPTIONS] [ADDRESS] PORT"
+}
+
+@test "tcp-connect: -u points to udp-send" {
+	habit_error tcp-connect -u 127.0.0.1 53 \
+	    "-u: for UDP, use udp-send: sockkit udp-send [OPTIONS] HOST PORT"
+}
+
+@test "tcp-serve: -l says that tcp-serve listens already" {
+	habit_error tcp-serve -l 9000 \
+	    "-l: tcp-serve listens already; leave it out"
+}
+
+@test "tcp-serve: -u points to udp-listen" {
+	habit_error tcp-serve -u 9000 \
+	    "-u: for UDP, use udp-listen: sockkit udp-listen [OPTIONS] [ADDRESS] PORT"
+}
+
+@test "udp-send: -l points to udp-listen" {
+	habit_error udp-send -l 9000 \
+	    "-l: to listen, use udp-listen: sockkit udp-listen [OPTIONS] [ADDRESS] PORT"
 }
 
 @test "tcp-connect: --send-only with --recv-only is a usage error" {
