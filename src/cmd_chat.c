@@ -37,6 +37,10 @@ static const char help[] =
 "Join a chat room at HOST PORT, or host one (--listen) on PORT that nc,\n"
 "telnet and the sockkit client can join.\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    connect timeout; room: close members idle DUR;\n"
+"                       --auth-key: the handshake's bound (default 10s)\n"
+OPTS_HELP_DURATION
+OPTS_HELP_SERVER
 "      --auth-key FILE  mutual HMAC-SHA256 authentication with FILE's key\n"
 "      --nick NAME      your nick (default: the login name; host: host)\n"
 "  -l, --listen         host a room; stdin and stdout are a member\n"
@@ -51,6 +55,7 @@ OPTS_HELP
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_SERVER,
 	{ "auth-key",		required_argument,	NULL,	OPT_AUTH_KEY },
 	{ "listen",		no_argument,		NULL,	'l' },
 	{ "nick",		required_argument,	NULL,	OPT_NICK },

@@ -209,6 +209,51 @@ habit_error() {
 	    "-l: to listen, use udp-listen: sockkit udp-listen [OPTIONS] [ADDRESS] PORT"
 }
 
+@test "tcp-connect: --help does not offer --port-file, and it is unknown" {
+	run -0 --separate-stderr "$SK" tcp-connect --help
+	[[ $output != *--port-file* ]]
+	run -2 --separate-stderr "$SK" tcp-connect --port-file f 127.0.0.1 1
+	[[ ${stderr_lines[0]} == "sockkit: tcp-connect: unrecognized option '--port-file'" ]]
+}
+
+@test "tcp-serve: --help says -w waits for the client, then is an idle timeout" {
+	run -0 --separate-stderr "$SK" tcp-serve --help
+	[[ $output == *"-w, --timeout DUR    wait DUR for the client, then close it when idle"$'\n'* ]]
+	[[ $output != *"connect timeout"* ]]
+}
+
+@test "udp-send: --help does not offer -P, and -P is unknown" {
+	run -0 --separate-stderr "$SK" udp-send --help
+	[[ $output != *--progress* && $output != *" -P"* ]]
+	run -2 --separate-stderr "$SK" udp-send -P 127.0.0.1 9 x
+	[ "${stderr_lines[0]}" = "sockkit: udp-send: invalid option -- 'P'" ]
+}
+
+@test "udp-listen: --help does not offer -P, and --progress is unknown" {
+	run -0 --separate-stderr "$SK" udp-listen --help
+	[[ $output != *--progress* && $output != *" -P"* ]]
+	run -2 --separate-stderr "$SK" udp-listen --progress 127.0.0.1 0
+	[ "${stderr_lines[0]}" = "sockkit: udp-listen: unrecognized option '--progress'" ]
+}
+
+@test "every command: each option its --help lists is accepted" {
+	local cmd opt bad=
+	run -0 commands
+	for cmd in "${lines[@]}"; do
+		for opt in $("$SK" "$cmd" --help |
+		    grep -oE -- '^  (-[a-zA-Z0-9], )?--[a-z][a-z0-9-]*' |
+		    tr -d , ); do
+			# "x x x": the option's argument, then arguments no
+			# command takes, so that nothing starts serving.
+			run timeout 5 "$SK" "$cmd" "$opt" x x x </dev/null
+			[[ $output == *"unrecognized option"* ||
+			    $output == *"invalid option"* ]] &&
+			    bad+=" $cmd:$opt"
+		done
+	done
+	[ -z "$bad" ] || { echo "# not accepted:$bad" >&2; false; }
+}
+
 @test "tcp-connect: --send-only with --recv-only is a usage error" {
 	run -2 --separate-stderr "$SK" tcp-connect --send-only --recv-only \
 	    127.0.0.1 1 </dev/null
