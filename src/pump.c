@@ -553,12 +553,13 @@ progress(const struct pump_stats *st, int final)
 	if (!final && now - shown < PROGRESS_MS)
 		return;
 	shown = now;
+	/* Binary multiples, so say KiB, as the -v summary does. */
 	humanize_number(s, sizeof(s), st->sent, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	humanize_number(r, sizeof(r), st->rcvd, "B", HN_AUTOSCALE,
-	    HN_DECIMAL | HN_NOSPACE);
+	    HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	humanize_number(rate, sizeof(rate), (st->sent + st->rcvd) * 1000 / ms,
-	    "B", HN_AUTOSCALE, HN_DECIMAL | HN_NOSPACE);
+	    "B", HN_AUTOSCALE, HN_DECIMAL | HN_NOSPACE | HN_IEC_PREFIXES);
 	fprintf(stderr, "\r%s: sent %s, received %s, %s/s \033[K%s",
 	    getprogname(), s, r, rate, final ? "\n" : "");
 }
