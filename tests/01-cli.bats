@@ -287,3 +287,36 @@ habit_error() {
 	done
 	[ -z "$missing" ] || { echo "# not in the man page:$missing" >&2; false; }
 }
+
+# The man page as man(1) shows it in an 80-column terminal.
+man80() {
+	LC_ALL=C MANWIDTH=80 man -l "$MAN" 2>/dev/null | col -bx
+}
+
+@test "man page: man(1) renders it at 80 columns with no line wider" {
+	run -0 man80
+	[ "${#lines[@]}" -gt 500 ]
+	local wide
+	wide=$(awk 'length > 80' <<<"$output")
+	[ -z "$wide" ] || { echo "# wider than 80: $wide" >&2; false; }
+}
+
+@test "man page: mandoc -Tlint -W warning is clean" {
+	run -0 --separate-stderr mandoc -Tlint -W warning "$MAN"
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+}
+
+@test "man page: no synopsis line breaks between an option and its argument" {
+	run -0 man80
+	local split
+	split=$(grep -E '\[--?[a-zA-Z0-9-]+$' <<<"$output" || true)
+	[ -z "$split" ] || { echo "# split: $split" >&2; false; }
+}
+
+@test "man page: no section heading appears twice" {
+	run -0 man80
+	local dup
+	dup=$(grep -E '^ {0,3}[A-Za-z]' <<<"$output" | sort | uniq -d)
+	[ -z "$dup" ] || { echo "# twice: $dup" >&2; false; }
+}
