@@ -193,7 +193,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	const char *errstr, *port;
 	int fd, rv;
 
-	cmd_args(SYNOPSIS, argc, argv, o->family == AF_UNIX ? "PATH" :
+	opts_args(SYNOPSIS, argc, argv, o->family == AF_UNIX ? "PATH" :
 	    "HOST PORT", o->family == AF_UNIX ? 1 : 2);
 	port = o->family == AF_UNIX ? NULL : argv[1];
 	if (port != NULL && opts_port(port, o->numeric, &errstr) == -1)

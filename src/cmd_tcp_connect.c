@@ -119,7 +119,7 @@ cmd_tcp_connect(int argc, char *argv[])
 	parse(argc, argv, &o, &so, &po, &scan);
 	argc -= optind;
 	argv += optind;
-	cmd_args(SYNOPSIS, argc, argv, o.family == AF_UNIX ? "PATH" :
+	opts_args(SYNOPSIS, argc, argv, o.family == AF_UNIX ? "PATH" :
 	    "HOST PORT", o.family == AF_UNIX ? 1 : 2);
 	if (po.send_only && po.recv_only)
 		errx(2, "cannot use --send-only with --recv-only");

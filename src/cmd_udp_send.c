@@ -172,7 +172,7 @@ cmd_udp_send(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	nargs = o.family == AF_UNIX ? 1 : 2;
-	cmd_args(SYNOPSIS, argc, argv, nargs == 1 ? "PATH" : "HOST PORT", -1);
+	opts_args(SYNOPSIS, argc, argv, nargs == 1 ? "PATH" : "HOST PORT", -1);
 	check(&o, &so, argc > nargs);
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	host = argv[0];

@@ -1,13 +1,13 @@
 #include <err.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "util.h"
 
 static const struct command {
@@ -117,20 +117,6 @@ main(int argc, char *argv[])
 	return run(c, argc - 1, argv + 1);
 }
 
-/* Print the one-line usage and a hint to see --help to stderr; exit 2. */
-static void __attribute__((noreturn))
-usage_hint(const char *synopsis)
-{
-	char name[64], *colon;
-
-	strlcpy(name, getprogname(), sizeof(name));
-	if ((colon = strchr(name, ':')) != NULL)
-		memmove(colon, colon + 1, strlen(colon));
-	fprintf(stderr, "usage: %s\nTry '%s --help' for more.\n", synopsis,
-	    name);
-	exit(2);
-}
-
 /* Options that nc users type out of habit, and where to go instead. */
 static const struct habit {
 	const char	*cmd;
@@ -163,71 +149,7 @@ cmd_usage_error(const char *synopsis)
 	for (i = 0; i < NELEM(habits); i++)
 		if (optopt == habits[i].opt && strcmp(cmd, habits[i].cmd) == 0)
 			warnx("%s", habits[i].hint);
-	usage_hint(synopsis);
-}
-
-/* Say what is wrong with the arguments, print the usage; exit 2. */
-void
-cmd_usage_errx(const char *synopsis, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwarnx(fmt, ap);
-	va_end(ap);
-	usage_hint(synopsis);
-}
-
-/*
- * If arg is one "HOST:PORT" (or "[V6]:PORT") rather than an IPv6
- * address, say that HOST and PORT are two arguments, and exit 2.
- */
-void
-cmd_host_port(const char *synopsis, const char *arg, const char *hostname)
-{
-	const char *colon = strrchr(arg, ':'), *host = arg;
-	int len;
-
-	if (colon == NULL || colon[1] == '\0')
-		return;
-	if (*arg == '[') {
-		if (colon == arg || colon[-1] != ']')
-			return;
-		host = arg + 1;
-		len = colon - 1 - host;
-	} else if (strchr(arg, ':') != colon)
-		return;
-	else
-		len = colon - arg;
-	cmd_usage_errx(synopsis, "%s: %s and PORT are two arguments: '%.*s %s'",
-	    arg, hostname, len, host, colon + 1);
-}
-
-/*
- * Check the count of positional arguments: at least the words of
- * required ("HOST PORT"), at most max (-1: no limit); otherwise exit 2
- * naming what is missing, or saying that there are too many.
- */
-void
-cmd_args(const char *synopsis, int argc, char *argv[], const char *required,
-    int max)
-{
-	const char *w = required, *sp;
-	int i;
-
-	for (i = 0; i < argc && w != NULL; i++)
-		if ((w = strchr(w, ' ')) != NULL)
-			w++;
-	if (w != NULL && *w != '\0') {
-		if (argc == 1 && strcmp(required, "HOST PORT") == 0)
-			cmd_host_port(synopsis, argv[0], "HOST");
-		if ((sp = strchr(w, ' ')) == NULL)
-			cmd_usage_errx(synopsis, "missing %s", w);
-		cmd_usage_errx(synopsis, "missing %.*s and %s", (int)(sp - w),
-		    w, sp + 1);
-	}
-	if (max >= 0 && argc > max)
-		cmd_usage_errx(synopsis, "too many arguments");
+	opts_usage(synopsis);
 }
 
 /* Print a command's help to stdout and exit 0. */

@@ -96,5 +96,10 @@ void	 opts_server_args(int, char *[], const struct opts *, const char *,
 	    const char *, const char **, const char **);
 long long opts_number(const char *, long long, long long, const char *);
 void	 opts_acl(struct acl *, int, const char *);
+void	 opts_usage(const char *) __attribute__((noreturn));
+void	 opts_usage_errx(const char *, const char *, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
+void	 opts_args(const char *, int, char *[], const char *, int);
+void	 opts_host_port(const char *, const char *, const char *);
 
 #endif
