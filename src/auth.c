@@ -216,7 +216,7 @@ recv_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
 	if ((n = read(fd, buf, auth_want(a))) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
-		*errstr = strerror(errno);
+		*errstr = sock_strerror(errno);
 		return -1;
 	}
 	if (n == 0) {
@@ -243,7 +243,7 @@ send_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
 	if ((n = write(fd, p, len)) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
-		*errstr = strerror(errno);
+		*errstr = sock_strerror(errno);
 		return -1;
 	}
 	auth_sent(a, n);

@@ -8,7 +8,7 @@ int	cmd_timeserver(int, char *[]);
 int	cmd_udp_listen(int, char *[]);
 int	cmd_udp_send(int, char *[]);
 
-/* Print "usage: ..." and the hint to see --help; exit 2. */
+/* After a bad option: a pointer for nc habits, the usage; exit 2. */
 void	cmd_usage_error(const char *) __attribute__((noreturn));
 /* Print help text to stdout and exit 0. */
 void	cmd_help(const char *, const char *) __attribute__((noreturn));

@@ -37,6 +37,10 @@ static const char help[] =
 "Join a chat room at HOST PORT, or host one (--listen) on PORT that nc,\n"
 "telnet and the sockkit client can join.\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    connect timeout; room: close members idle DUR;\n"
+"                       --auth-key: the handshake's bound (default 10s)\n"
+OPTS_HELP_DURATION
+OPTS_HELP_SERVER
 "      --auth-key FILE  mutual HMAC-SHA256 authentication with FILE's key\n"
 "      --nick NAME      your nick (default: the login name; host: host)\n"
 "  -l, --listen         host a room; stdin and stdout are a member\n"
@@ -51,6 +55,7 @@ OPTS_HELP
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_SERVER,
 	{ "auth-key",		required_argument,	NULL,	OPT_AUTH_KEY },
 	{ "listen",		no_argument,		NULL,	'l' },
 	{ "nick",		required_argument,	NULL,	OPT_NICK },
@@ -142,8 +147,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	int fds[SOCK_MAXLISTEN], nfd, i, rv;
 	long lim;
 
-	if (opts_server_args(argc, argv, o, NULL, &addr, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, o, NULL, SYNOPSIS, &addr, &port);
 	if (ro->nick != NULL && chatline_nick_reserved(ro->nick))
 		errx(2, "nick %s is reserved: the room's replies start with it",
 		    ro->nick);
@@ -192,8 +196,8 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	const char *errstr, *port;
 	int fd, rv;
 
-	if (argc != (o->family == AF_UNIX ? 1 : 2))
-		cmd_usage_error(SYNOPSIS);
+	opts_args(SYNOPSIS, argc, argv, o->family == AF_UNIX ? "PATH" :
+	    "HOST PORT", o->family == AF_UNIX ? 1 : 2);
 	port = o->family == AF_UNIX ? NULL : argv[1];
 	if (port != NULL && opts_port(port, o->numeric, &errstr) == -1)
 		errx(2, "port %s: %s", port, errstr);

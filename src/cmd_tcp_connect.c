@@ -29,6 +29,9 @@ enum {
 static const char help[] =
 "Connect to HOST PORT and pump: stdin to the peer, the peer to stdout.\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    connect timeout, then idle timeout (no traffic)\n"
+OPTS_HELP_DURATION
+OPTS_HELP_PROGRESS
 OPTS_HELP_STREAM
 "  -s, --source ADDR    connect from this local address\n"
 "  -p, --source-port P  connect from this local port\n"
@@ -41,6 +44,7 @@ OPTS_HELP_STREAM
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_PROGRESS,
 	OPTS_LONG_STREAM,
 	{ "source",		required_argument,	NULL,	's' },
 	{ "source-port",	required_argument,	NULL,	'p' },
@@ -60,7 +64,7 @@ parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
 	const char *errstr;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "p:s:z", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Pp:s:z", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
 			continue;
@@ -115,8 +119,8 @@ cmd_tcp_connect(int argc, char *argv[])
 	parse(argc, argv, &o, &so, &po, &scan);
 	argc -= optind;
 	argv += optind;
-	if (argc != (o.family == AF_UNIX ? 1 : 2))
-		cmd_usage_error(SYNOPSIS);
+	opts_args(SYNOPSIS, argc, argv, o.family == AF_UNIX ? "PATH" :
+	    "HOST PORT", o.family == AF_UNIX ? 1 : 2);
 	if (po.send_only && po.recv_only)
 		errx(2, "cannot use --send-only with --recv-only");
 	if (scan && o.family == AF_UNIX)

@@ -39,6 +39,11 @@ static const char help[] =
 "Listen on PORT (all addresses, or ADDRESS), accept a connection and\n"
 "pump: stdin to the peer, the peer to stdout.\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    wait DUR for the client, then close it when idle\n"
+"                       for DUR; with -k, close each client idle for DUR\n"
+OPTS_HELP_DURATION
+OPTS_HELP_PROGRESS
+OPTS_HELP_SERVER
 OPTS_HELP_STREAM
 "  -k, --keep-open      keep accepting; serve clients concurrently\n"
 "  -e, --exec PROG      run PROG (split on spaces) for each connection\n"
@@ -58,6 +63,8 @@ OPTS_HELP_STREAM
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_PROGRESS,
+	OPTS_LONG_SERVER,
 	OPTS_LONG_STREAM,
 	{ "keep-open",		no_argument,		NULL,	'k' },
 	{ "exec",		required_argument,	NULL,	'e' },
@@ -102,7 +109,7 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 	const char *errstr;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "c:e:km:", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Pc:e:km:", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
 			continue;
@@ -242,8 +249,7 @@ cmd_tcp_serve(int argc, char *argv[])
 	parse(argc, argv, &o, &so);
 	argc -= optind;
 	argv += optind;
-	if (opts_server_args(argc, argv, &o, NULL, &host, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, &o, NULL, SYNOPSIS, &host, &port);
 	check(&o, &so);
 	sko.family = o.family;
 	sko.numeric = o.numeric;

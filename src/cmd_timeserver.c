@@ -36,6 +36,9 @@ static const char help[] =
 "the protocol's port) of all addresses, or ADDRESS; with -U, on the Unix\n"
 "datagram socket PATH.\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    close TCP clients idle for DUR\n"
+OPTS_HELP_DURATION
+OPTS_HELP_SERVER
 "      --proto PROTO    strftime (default, port 9000), daytime (13),\n"
 "                       time (37) or ntp (123)\n"
 "      --tcp            serve TCP: strftime, daytime or time\n"
@@ -46,6 +49,7 @@ OPTS_HELP
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_SERVER,
 	{ "proto",		required_argument,	NULL,	OPT_PROTO },
 	{ "tcp",		no_argument,		NULL,	OPT_TCP },
 	{ "utc",		no_argument,		NULL,	OPT_UTC },
@@ -154,8 +158,7 @@ cmd_timeserver(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	snprintf(defport, sizeof(defport), "%d", timeproto_port(to.proto));
-	if (opts_server_args(argc, argv, &o, defport, &host, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, &o, defport, SYNOPSIS, &host, &port);
 	if (to.tcp && to.proto == TP_NTP)
 		errx(2, "cannot use --tcp with --proto ntp");
 	if (user != NULL && (pw = getpwnam(user)) == NULL)

@@ -28,6 +28,9 @@ static const char help[] =
 "Bind PORT (all addresses, or ADDRESS) and write every datagram received\n"
 "to stdout; send each line of stdin as a datagram to the latest sender.\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    exit when no datagram has come or gone for DUR\n"
+OPTS_HELP_DURATION
+OPTS_HELP_SERVER
 "      --frame MODE     line (default: a datagram a line) or raw bytes\n"
 "      --show-sender    prefix each datagram with HOST:PORT of its sender\n"
 "      --echo           send each datagram back to its sender\n"
@@ -36,6 +39,7 @@ OPTS_HELP
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_SERVER,
 	{ "frame",		required_argument,	NULL,	OPT_FRAME },
 	{ "count",		required_argument,	NULL,	'W' },
 	{ "echo",		no_argument,		NULL,	OPT_ECHO },
@@ -144,8 +148,7 @@ cmd_udp_listen(int argc, char *argv[])
 	parse(argc, argv, &o, &uo, &gs);
 	argc -= optind;
 	argv += optind;
-	if (opts_server_args(argc, argv, &o, NULL, &host, &port) == -1)
-		cmd_usage_error(SYNOPSIS);
+	opts_server_args(argc, argv, &o, NULL, SYNOPSIS, &host, &port);
 	check(&o, &gs);
 	sko.family = o.family;
 	sko.numeric = o.numeric;

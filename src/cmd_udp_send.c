@@ -28,6 +28,8 @@ static const char help[] =
 "of stdin as one datagram, to HOST PORT; write the replies to stdout\n"
 "until none has come for the -w time (default 1s).\n\n"
 OPTS_HELP
+"  -w, --timeout DUR    after the last datagram, wait DUR for replies (1s)\n"
+OPTS_HELP_DURATION
 "      --frame MODE     stdin: line (default: a line a datagram) or raw\n"
 "  -b, --broadcast      allow a broadcast destination\n"
 "  -i, --interval DUR   wait DUR between datagrams\n"
@@ -170,8 +172,7 @@ cmd_udp_send(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	nargs = o.family == AF_UNIX ? 1 : 2;
-	if (argc < nargs)
-		cmd_usage_error(SYNOPSIS);
+	opts_args(SYNOPSIS, argc, argv, nargs == 1 ? "PATH" : "HOST PORT", -1);
 	check(&o, &so, argc > nargs);
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	host = argv[0];

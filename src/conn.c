@@ -266,7 +266,7 @@ conn_flush(struct conn *c)
 			if (errno == EAGAIN)
 				break;
 			c->err = errno;
-			conn_close(c, strerror(errno));
+			conn_close(c, sock_strerror(errno));
 			return -1;
 		}
 		c->last = loop_now(c->loop);
@@ -310,7 +310,7 @@ conn_read(struct conn *c)
 		} else if (errno != EINTR) {
 			if (errno != EAGAIN) {
 				c->err = errno;
-				conn_close(c, strerror(errno));
+				conn_close(c, sock_strerror(errno));
 			}
 			break;
 		}

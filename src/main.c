@@ -1,11 +1,13 @@
 #include <err.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "util.h"
 
 static const struct command {
@@ -115,18 +117,39 @@ main(int argc, char *argv[])
 	return run(c, argc - 1, argv + 1);
 }
 
-/* Print the one-line usage and a hint to stderr, and exit 2. */
+/* Options that nc users type out of habit, and where to go instead. */
+static const struct habit {
+	const char	*cmd;
+	int		 opt;
+	const char	*hint;
+} habits[] = {
+	{ "tcp-connect", 'l', "-l: to listen, use tcp-serve: "
+	    "sockkit tcp-serve [OPTIONS] [ADDRESS] PORT" },
+	{ "tcp-connect", 'u', "-u: for UDP, use udp-send: "
+	    "sockkit udp-send [OPTIONS] HOST PORT" },
+	{ "tcp-serve",	'l', "-l: tcp-serve listens already; leave it out" },
+	{ "tcp-serve",	'u', "-u: for UDP, use udp-listen: "
+	    "sockkit udp-listen [OPTIONS] [ADDRESS] PORT" },
+	{ "udp-send",	'l', "-l: to listen, use udp-listen: "
+	    "sockkit udp-listen [OPTIONS] [ADDRESS] PORT" },
+};
+
+/*
+ * After getopt(3) has named a bad option: point an nc habit to the
+ * command meant, print the usage and a hint to stderr, and exit 2.
+ */
 void
 cmd_usage_error(const char *synopsis)
 {
-	char name[64], *colon;
+	const char *cmd = getprogname();
+	size_t i;
 
-	strlcpy(name, getprogname(), sizeof(name));
-	if ((colon = strchr(name, ':')) != NULL)
-		memmove(colon, colon + 1, strlen(colon));
-	fprintf(stderr, "usage: %s\nTry '%s --help' for more.\n", synopsis,
-	    name);
-	exit(2);
+	if (strncmp(cmd, "sockkit: ", 9) == 0)
+		cmd += 9;
+	for (i = 0; i < NELEM(habits); i++)
+		if (optopt == habits[i].opt && strcmp(cmd, habits[i].cmd) == 0)
+			warnx("%s", habits[i].hint);
+	opts_usage(synopsis);
 }
 
 /* Print a command's help to stdout and exit 0. */

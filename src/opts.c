@@ -3,6 +3,7 @@
 #include <err.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,24 +205,108 @@ opts_acl(struct acl *acl, int allow, const char *arg)
 		errx(2, "%s %s: %s", allow ? "allow" : "deny", arg, errstr);
 }
 
+/* Print the one-line usage and a hint to see --help to stderr; exit 2. */
+void
+opts_usage(const char *synopsis)
+{
+	char name[64], *colon;
+
+	strlcpy(name, getprogname(), sizeof(name));
+	if ((colon = strchr(name, ':')) != NULL)
+		memmove(colon, colon + 1, strlen(colon));
+	fprintf(stderr, "usage: %s\nTry '%s --help' for more.\n", synopsis,
+	    name);
+	exit(2);
+}
+
+/* Say what is wrong with the arguments, print the usage; exit 2. */
+void
+opts_usage_errx(const char *synopsis, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	opts_usage(synopsis);
+}
+
+/*
+ * If arg is one "HOST:PORT" (or "[V6]:PORT") rather than an IPv6
+ * address, say that HOST and PORT are two arguments, and exit 2.
+ */
+void
+opts_host_port(const char *synopsis, const char *arg, const char *hostname)
+{
+	const char *colon = strrchr(arg, ':'), *host = arg;
+	int len;
+
+	if (colon == NULL || colon[1] == '\0')
+		return;
+	if (*arg == '[') {
+		if (colon == arg || colon[-1] != ']')
+			return;
+		host = arg + 1;
+		len = colon - 1 - host;
+	} else if (strchr(arg, ':') != colon)
+		return;
+	else
+		len = colon - arg;
+	opts_usage_errx(synopsis, "%s: %s and PORT are two arguments: '%.*s %s'",
+	    arg, hostname, len, host, colon + 1);
+}
+
+/*
+ * Check the count of positional arguments: at least the words of
+ * required ("HOST PORT"), at most max (-1: no limit); otherwise exit 2
+ * naming what is missing, or saying that there are too many.
+ */
+void
+opts_args(const char *synopsis, int argc, char *argv[], const char *required,
+    int max)
+{
+	const char *w = required, *sp;
+	int i;
+
+	for (i = 0; i < argc && w != NULL; i++)
+		if ((w = strchr(w, ' ')) != NULL)
+			w++;
+	if (w != NULL && *w != '\0') {
+		if (argc == 1 && strcmp(required, "HOST PORT") == 0)
+			opts_host_port(synopsis, argv[0], "HOST");
+		if ((sp = strchr(w, ' ')) == NULL)
+			opts_usage_errx(synopsis, "missing %s", w);
+		opts_usage_errx(synopsis, "missing %.*s and %s", (int)(sp - w),
+		    w, sp + 1);
+	}
+	if (max >= 0 && argc > max)
+		opts_usage_errx(synopsis, "too many arguments");
+}
+
 /*
  * Take a server's "[ADDRESS] PORT" (PATH with -U) from argv: set *host
  * (NULL: all addresses) and *port, which is defport when omitted (defport
- * NULL: PORT is required).  Return -1 if the count of arguments is
- * wrong; exit 2 for a bad port.
+ * NULL: PORT is required).  A wrong count of arguments or a bad port is
+ * a usage error (synopsis) and exits 2.
  */
-int
+void
 opts_server_args(int argc, char *argv[], const struct opts *o,
-    const char *defport, const char **host, const char **port)
+    const char *defport, const char *synopsis, const char **host,
+    const char **port)
 {
 	const char *errstr;
-	int min = defport != NULL && o->family != AF_UNIX ? 0 : 1;
 
-	if (argc < min || argc > (o->family == AF_UNIX ? 1 : 2))
-		return -1;
+	if (o->family == AF_UNIX)
+		opts_args(synopsis, argc, argv, "PATH", 1);
+	else
+		opts_args(synopsis, argc, argv, defport != NULL ? "" : "PORT",
+		    2);
 	*host = argc == 2 ? argv[0] : NULL;
 	*port = argc == 0 ? defport : argv[argc - 1];
-	if (o->family != AF_UNIX && opts_port(*port, o->numeric, &errstr) == -1)
-		errx(2, "port %s: %s", *port, errstr);
-	return 0;
+	if (o->family == AF_UNIX ||
+	    opts_port(*port, o->numeric, &errstr) != -1)
+		return;
+	if (argc == 1)
+		opts_host_port(synopsis, *port, "ADDRESS");
+	errx(2, "port %s: %s", *port, errstr);
 }

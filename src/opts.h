@@ -19,7 +19,7 @@ enum {
 #define OPTS_DURATION_MAX	(24LL * 24 * 60 * 60 * 1000)
 
 /* The short options every command shares, for getopt_long(3). */
-#define OPTS_SHORT	"46Unvqw:Ph"
+#define OPTS_SHORT	"46Unvqw:h"
 
 /* The long options every command shares, first rows of its table. */
 #define OPTS_LONG \
@@ -30,8 +30,14 @@ enum {
 	{ "verbose",	no_argument,		NULL,	'v' }, \
 	{ "quiet",	no_argument,		NULL,	'q' }, \
 	{ "timeout",	required_argument,	NULL,	'w' }, \
-	{ "progress",	no_argument,		NULL,	'P' }, \
-	{ "help",	no_argument,		NULL,	'h' }, \
+	{ "help",	no_argument,		NULL,	'h' }
+
+/* -P (add "P" to the short options), for the commands that pump bytes. */
+#define OPTS_LONG_PROGRESS \
+	{ "progress",	no_argument,		NULL,	'P' }
+
+/* For the commands that bind a port. */
+#define OPTS_LONG_SERVER \
 	{ "port-file",	required_argument,	NULL,	OPT_PORT_FILE }
 
 /* Framing and authentication, for the stream commands. */
@@ -45,18 +51,26 @@ enum {
 "      --max-frame SIZE longest message (default 16M)\n" \
 "      --auth-key FILE  mutual HMAC-SHA256 authentication with FILE's key\n"
 
-/* Usage lines for the shared options, for each command's --help. */
+/*
+ * Usage lines for the shared options, for each command's --help; each
+ * command says what its -w does, then gives OPTS_HELP_DURATION.
+ */
 #define OPTS_HELP \
 "  -4, -6               IPv4 only / IPv6 only\n" \
 "  -U, --unix           Unix-domain socket: PATH replaces the address\n" \
 "  -n, --numeric        no DNS or service-name look-ups\n" \
 "  -v, --verbose        report addresses, connections, a summary; repeat\n" \
 "  -q, --quiet          print nothing but errors\n" \
-"  -w, --timeout DUR    connect timeout, then idle timeout; DUR is a\n" \
-"                       number with unit ms, s (default), m or h, <= 576h\n" \
-"  -P, --progress       live progress on stderr when it is a terminal\n" \
-"      --port-file FILE servers: write the bound port to FILE\n" \
 "  -h, --help           this help\n"
+
+#define OPTS_HELP_DURATION \
+"                       DUR: a number, unit ms, s (default), m or h, <= 576h\n"
+
+#define OPTS_HELP_PROGRESS \
+"  -P, --progress       live progress on stderr when it is a terminal\n"
+
+#define OPTS_HELP_SERVER \
+"      --port-file FILE once bound, write the port number to FILE\n"
 
 struct opts {
 	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX */
@@ -78,9 +92,14 @@ void	 opts_init(struct opts *);
 int	 opts_common(struct opts *, int, const char *);
 long	 opts_duration(const char *, const char **);
 int	 opts_port(const char *, int, const char **);
-int	 opts_server_args(int, char *[], const struct opts *, const char *,
-	    const char **, const char **);
+void	 opts_server_args(int, char *[], const struct opts *, const char *,
+	    const char *, const char **, const char **);
 long long opts_number(const char *, long long, long long, const char *);
 void	 opts_acl(struct acl *, int, const char *);
+void	 opts_usage(const char *) __attribute__((noreturn));
+void	 opts_usage_errx(const char *, const char *, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
+void	 opts_args(const char *, int, char *[], const char *, int);
+void	 opts_host_port(const char *, const char *, const char *);
 
 #endif

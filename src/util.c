@@ -172,3 +172,16 @@ fd_limit_raise(void)
 	}
 	return (long)rl.rlim_cur;
 }
+
+/*
+ * Describe errnum from a socket.  EPIPE there means the peer is gone (a
+ * reset after its FIN, or a closed Unix peer): say so, never "Broken
+ * pipe", and in the words pump.c uses for ECONNRESET.
+ */
+const char *
+sock_strerror(int errnum)
+{
+	if (errnum == EPIPE || errnum == ECONNRESET)
+		return "connection reset by peer";
+	return strerror(errnum);
+}

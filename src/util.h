@@ -28,5 +28,7 @@ void		 sig_unlink_on_exit(const char *);
 void		 fd_nonblock(int);
 /* Raise the soft descriptor limit to the hard one; return the new limit. */
 long		 fd_limit_raise(void);
+/* Describe a socket's errno: a reset or EPIPE is "connection reset by peer". */
+const char	*sock_strerror(int);
 
 #endif

@@ -172,7 +172,8 @@ w("x" * 65507 + "\n"); w("y" * 30000 + "\n"); w("z\n")' >"$T/in"
 	run -2 --separate-stderr "$SK" udp-send --count 2 127.0.0.1 9
 	same "$stderr" "sockkit: udp-send: cannot use --count without MESSAGE"
 	run -2 --separate-stderr "$SK" udp-send 127.0.0.1
-	[[ ${stderr_lines[0]} == "usage: sockkit udp-send "* ]]
+	same "${stderr_lines[0]}" "sockkit: udp-send: missing PORT"
+	[[ ${stderr_lines[1]} == "usage: sockkit udp-send "* ]]
 }
 
 @test "udp-send: Unix datagrams both ways; its own path is removed" {

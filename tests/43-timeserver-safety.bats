@@ -142,9 +142,11 @@ ts_logs() {
 	run -2 --separate-stderr "$SK" timeserver 65536
 	same "$stderr" "sockkit: timeserver: port 65536: invalid port"
 	run -2 --separate-stderr "$SK" timeserver 127.0.0.1 0 1
-	[[ ${stderr_lines[0]} == "usage: sockkit timeserver [OPTIONS] [[ADDRESS] PORT]" ]]
+	same "${stderr_lines[0]}" "sockkit: timeserver: too many arguments"
+	[[ ${stderr_lines[1]} == "usage: sockkit timeserver [OPTIONS] [[ADDRESS] PORT]" ]]
 	run -2 --separate-stderr "$SK" timeserver -U
-	[[ ${stderr_lines[0]} == "usage: sockkit timeserver "* ]]
+	same "${stderr_lines[0]}" "sockkit: timeserver: missing PATH"
+	[[ ${stderr_lines[1]} == "usage: sockkit timeserver "* ]]
 }
 
 @test "timeserver: --help prints its usage on stdout" {

@@ -123,6 +123,34 @@ usage_error() {
 	[ ! -e "$T/no" ]
 }
 
+@test "tcp-serve: a client gone while its echo is sent is a reset, not 'Broken pipe'" {
+	# A Unix peer that has closed makes the next write fail with EPIPE.
+	bg_run /dev/null "$T/out" "$T/err" "$SK" tcp-serve -U -k --echo -v \
+	    "$T/e.sock"
+	local pid=$BG_PID
+	wait_socket "$T/e.sock" "$pid"
+	timeout 10 "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"x" * 1000)
+s.close()' "$T/e.sock"
+	wait_grep "unix: connection reset by peer" "$T/err" ||
+	    { sed 's/^/# stderr: /' "$T/err" >&2; false; }
+	run ! grep -qi "broken pipe" "$T/err"
+}
+
+@test "tcp-connect: -P counts bytes in KiB, not KB" {
+	head -c 300000 /dev/zero >"$T/in"
+	start_server "$T/srv" tcp-serve 127.0.0.1 0
+	# -P shows only when stderr is a terminal: script(1) gives it one.
+	run -0 timeout 10 script -qec "\"$SK\" tcp-connect -P 127.0.0.1 $PORT \
+	    <\"$T/in\" >/dev/null" /dev/null
+	[[ $output == *"sent 293KiB, received 0B"* ]] ||
+	    { echo "# output: $output" >&2; false; }
+	[[ $output != *KB* ]]
+}
+
 @test "tcp-connect: a closed stdout does not kill it with SIGPIPE" {
 	head -c 8M /dev/zero >"$T/8m"
 	IN=$T/8m start_server "$T/srv" tcp-serve 127.0.0.1 0

@@ -4,6 +4,8 @@
 set -u
 pkgs="make gcc pkg-config libbsd-dev libssl-dev bats mandoc netcat-openbsd
 socat ncat python3 tmux rdate sntp chrony clang libclang-rt-14-dev libedit-dev"
+# man(1) and col(1): tests/01-cli.bats renders the man page as users see it.
+pkgs="$pkgs man-db bsdextrautils"
 
 missing=
 for p in $pkgs; do
