@@ -141,22 +141,47 @@ start_listener() {
 
 # --- EOF from the peer, stdin not a terminal: keep sending ---------------
 
-@test "tcp-connect: a tcp-serve with stdin /dev/null receives all 100 MiB, both exit 0" {
+@test "tcp-connect: a tcp-serve with stdin /dev/null receives all 100 MiB from a pipe, both exit 0" {
 	start_server "$T/out" tcp-serve 127.0.0.1 0
-	run -0 --separate-stderr timeout 20 "$SK" tcp-connect 127.0.0.1 "$PORT" \
-	    <"$BIG"
+	run -0 --separate-stderr timeout 20 bash -c \
+	    'cat "$2" | "$SK" tcp-connect 127.0.0.1 "$1"' _ "$PORT" "$BIG"
 	[ -z "$output" ]
 	[ -z "$stderr" ]
 	expect_exit 0 "$SERVER_PID" "$T/out.err"
 	same_sum "$T/out" "$BIG_SUM"
 }
 
-@test "tcp-serve: a tcp-connect with stdin /dev/null receives all 100 MiB, both exit 0" {
-	IN=$BIG start_server "$T/srv" tcp-serve 127.0.0.1 0
+@test "tcp-serve: a tcp-connect with stdin /dev/null receives all 100 MiB from a pipe, both exit 0" {
+	bg_run /dev/null "$T/srv" "$T/srv.err" bash -c \
+	    'cat "$2" | "$SK" tcp-serve --port-file "$1" 127.0.0.1 0' \
+	    _ "$T/pf" "$BIG"
+	local spid=$BG_PID
+	wait_file "$T/pf" "$spid"
+	bg_run /dev/null "$T/out" "$T/err" \
+	    "$SK" tcp-connect 127.0.0.1 "$(<"$T/pf")"
+	expect_exit 0 "$BG_PID" "$T/err" 20
+	expect_exit 0 "$spid" "$T/srv.err"
+	same_sum "$T/out" "$BIG_SUM"
+	[ ! -s "$T/srv" ]
+	[ ! -s "$T/err" ]
+}
+
+@test "tcp-connect: a tcp-serve with stdin /dev/null receives the whole file, both exit 0" {
+	start_server "$T/out" tcp-serve 127.0.0.1 0
+	run -0 --separate-stderr timeout 20 "$SK" tcp-connect 127.0.0.1 "$PORT" \
+	    <"$MED"
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	cmp "$MED" "$T/out"
+}
+
+@test "tcp-serve: a tcp-connect with stdin /dev/null receives the whole file, both exit 0" {
+	IN=$MED start_server "$T/srv" tcp-serve 127.0.0.1 0
 	bg_run /dev/null "$T/out" "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
 	expect_exit 0 "$BG_PID" "$T/err" 20
 	expect_exit 0 "$SERVER_PID" "$T/srv.err"
-	same_sum "$T/out" "$BIG_SUM"
+	cmp "$MED" "$T/out"
 	[ ! -s "$T/srv" ]
 	[ ! -s "$T/err" ]
 }
