@@ -82,6 +82,14 @@ tty() {
 	"$PYTHON" "$PEERS/eospeer.py" tty "$@"
 }
 
+# len32 FILE: FILE's lines (each ending in a newline) as len32 frames.
+len32() {
+	"$PYTHON" -c 'import struct, sys
+out = sys.stdout.buffer
+for l in open(sys.argv[1], "rb").read().split(b"\n")[:-1]:
+    out.write(struct.pack(">I", len(l)) + l)' "$1"
+}
+
 # alive PID: PID is a process that has not exited (any parent).
 alive() {
 	local stat
@@ -139,7 +147,58 @@ start_listener() {
 	[ ! -s "$T/out.err" ]
 }
 
+@test "tcp-connect --frame line --no-shutdown: stdin EOF keeps the write side open" {
+	start_peer "$T/peer" server.py eofcheck 0.5
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect --frame line \
+	    --no-shutdown 127.0.0.1 "$PORT" <"$T/peerdata"
+	same "$output" "no-eof $(stat -c %s "$T/peerdata")"
+	[ -z "$stderr" ]
+}
+
 # --- EOF from the peer, stdin not a terminal: keep sending ---------------
+
+# The peer's EOF closes stdout at once, though the session goes on.
+
+@test "tcp-connect: the peer's EOF closes stdout; stdin (a FIFO) is still sent until it ends, exit 0" {
+	start_peer "$T/peer" server.py halfclose "$T/got"
+	mkfifo "$T/ofifo"
+	exec 5<>"$T/fifo"
+	bg_run "$T/ofifo" "$T/out" "$T/cat.err" cat
+	local catpid=$BG_PID
+	bg_run "$T/fifo" "$T/ofifo" "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
+	local pid=$BG_PID
+	# stdout's reader sees EOF while sockkit still runs.
+	expect_exit 0 "$catpid"
+	same "$(cat "$T/out")" hi
+	running "$pid"
+	cat "$T/peerdata" >&5
+	exec 5>&-
+	expect_exit 0 "$pid" "$T/err"
+	wait_file "$T/got" "$PEER_PID"
+	cmp "$T/peerdata" "$T/got"
+}
+
+@test "tcp-serve: the client's EOF closes stdout; stdin (a FIFO) is still sent until it ends, exit 0" {
+	mkfifo "$T/ofifo"
+	exec 5<>"$T/fifo"
+	bg_run "$T/ofifo" "$T/out" "$T/cat.err" cat
+	local catpid=$BG_PID
+	bg_run "$T/fifo" "$T/ofifo" "$T/err" \
+	    "$SK" tcp-serve --port-file "$T/pf" 127.0.0.1 0
+	local pid=$BG_PID
+	wait_file "$T/pf" "$pid"
+	PORT=$(<"$T/pf")
+	eosclient sink "$T/got" --send "$T/peerdata" --halfclose
+	expect_exit 0 "$catpid"
+	cmp "$T/peerdata" "$T/out"
+	running "$pid"
+	cat "$T/peerdata" >&5
+	exec 5>&-
+	expect_exit 0 "$pid" "$T/err"
+	expect_exit 0 "$CLIENT_PID" "$T/client.err"
+	got_all "$T/got" "$T/peerdata"
+}
+
 
 @test "tcp-connect: a tcp-serve with stdin /dev/null receives all 100 MiB from a pipe, both exit 0" {
 	start_server "$T/out" tcp-serve 127.0.0.1 0
@@ -369,6 +428,29 @@ start_listener() {
 	[ ! -s "$T/out.err" ]
 }
 
+@test "tcp-connect --frame len32: a peer that half-closes first, then reads, gets every frame, exit 0" {
+	len32 "$LINES" >"$T/lines.l32"
+	len32 "$T/peerdata" >"$T/peerdata.l32"
+	eosserver sink "$T/got" --send "$T/peerdata.l32" --halfclose
+	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --frame len32 \
+	    127.0.0.1 "$PORT" <"$LINES"
+	same "$output" "$(cat "$T/peerdata")"
+	[ -z "$stderr" ]
+	got_all "$T/got" "$T/lines.l32"
+}
+
+@test "tcp-serve --frame len32: a client that half-closes first, then reads, gets every frame, exit 0" {
+	len32 "$LINES" >"$T/lines.l32"
+	len32 "$T/peerdata" >"$T/peerdata.l32"
+	IN=$LINES start_server "$T/out" tcp-serve --frame len32 127.0.0.1 0
+	eosclient sink "$T/got" --send "$T/peerdata.l32" --halfclose
+	expect_exit 0 "$SERVER_PID" "$T/out.err" 20
+	expect_exit 0 "$CLIENT_PID" "$T/client.err"
+	got_all "$T/got" "$T/lines.l32"
+	cmp "$T/peerdata" "$T/out"
+	[ ! -s "$T/out.err" ]
+}
+
 # --- exit 0 once our last byte is acknowledged ----------------------------
 
 @test "tcp-connect: a peer that half-closes and reads only after 1 s gets all of stdin; exit 0 comes after" {
@@ -391,6 +473,16 @@ start_listener() {
 	expect_exit 0 "$CLIENT_PID" "$T/client.err"
 	got_all "$T/got" "$MED"
 	[ ! -s "$T/out.err" ]
+}
+
+@test "tcp-connect --frame line: a peer that half-closes and reads only after 1 s gets every line; exit 0 comes after" {
+	eosserver sink "$T/got" --halfclose --sleep 1
+	local t0=$EPOCHREALTIME
+	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --frame line \
+	    127.0.0.1 "$PORT" <"$LINES"
+	[ -z "$stderr" ]
+	(( ${EPOCHREALTIME/./} - ${t0/./} >= 1000000 ))
+	got_all "$T/got" "$LINES"
 }
 
 # --- EOF from the peer, stdin a terminal: the session ends ---------------
@@ -436,6 +528,18 @@ start_listener() {
 	expect_exit 0 "$pid" "$T/err" 2
 	same "$(cat "$T/out")" bye
 	[ ! -s "$T/err" ]
+}
+
+@test "tcp-connect --frame len32: with a terminal as stdin, the peer's EOF ends the session at once, exit 0" {
+	printf 'bye\n' >"$T/bye"
+	len32 "$T/bye" >"$T/bye.l32"
+	eosserver sink "$T/got" --send "$T/bye.l32" --halfclose
+	local t0=$SECONDS
+	run -0 --separate-stderr tty 10 "$SK" tcp-connect --frame len32 \
+	    127.0.0.1 "$PORT"
+	same "$output" bye
+	[ -z "$stderr" ]
+	[ "$((SECONDS - t0))" -lt 3 ]
 }
 
 @test "tcp-connect --keep-sending: with a terminal as stdin, a line typed after the peer's EOF is sent" {
@@ -584,6 +688,16 @@ start_listener() {
 	[ "$UNDELIVERED" -gt 0 ]
 }
 
+@test "tcp-connect --frame len32: a peer that reads 64 KiB and closes: its frames first, then exit 1 with the undelivered count" {
+	len32 "$T/peerdata" >"$T/peerdata.l32"
+	eosserver readclose 65536 --send "$T/peerdata.l32" --sleep 0.3
+	run -1 --separate-stderr timeout 20 "$SK" tcp-connect --frame len32 \
+	    127.0.0.1 "$PORT" <"$LINES"
+	same "$output" "$(cat "$T/peerdata")"
+	reset_msg tcp-connect "$stderr" $(($(stat -c %s "$LINES") - 65536))
+	[ "$UNDELIVERED" -gt 0 ]
+}
+
 # --- no traffic for -w ----------------------------------------------------
 
 @test "tcp-connect -w 1: no traffic for 1 s is exit 1, 'timed out: no traffic for 1s'" {
@@ -613,6 +727,16 @@ start_listener() {
 
 @test "tcp-serve --frame line -w 1: no traffic for 1 s is exit 1, 'timed out: no traffic for 1s'" {
 	IN=rw:$T/fifo start_server "$T/out" tcp-serve --frame line -w 1 \
+	    127.0.0.1 0
+	bg_run /dev/null "$T/got" "$T/client.err" \
+	    "$PYTHON" "$PEERS/client.py" 127.0.0.1 "$PORT" hold
+	expect_exit 1 "$SERVER_PID" "$T/out.err"
+	[[ $(cat "$T/out.err") == "sockkit: tcp-serve: "*"timed out: no traffic for 1s" ]]
+	[ ! -s "$T/out" ]
+}
+
+@test "tcp-serve --frame len32 -w 1: no traffic for 1 s is exit 1, 'timed out: no traffic for 1s'" {
+	IN=rw:$T/fifo start_server "$T/out" tcp-serve --frame len32 -w 1 \
 	    127.0.0.1 0
 	bg_run /dev/null "$T/got" "$T/client.err" \
 	    "$PYTHON" "$PEERS/client.py" 127.0.0.1 "$PORT" hold
@@ -662,6 +786,21 @@ start_listener() {
 	got_all "$T/got" "$LINES"
 }
 
+@test "tcp-serve --frame line: stdout's reader going away (| head -c 10): the client still gets every line, no SIGPIPE" {
+	bg_run /dev/null "$T/srv" "$T/srv.err" bash -c \
+	    '"$SK" tcp-serve --frame line --port-file "$1" 127.0.0.1 0 <"$2" |
+	    head -c 10; echo " ${PIPESTATUS[0]}"' _ "$T/pf" "$LINES"
+	local spid=$BG_PID
+	wait_file "$T/pf" "$spid"
+	PORT=$(<"$T/pf")
+	eosclient spew 4194304 "$T/got"
+	expect_exit 0 "$spid" "$T/srv.err" 20
+	[[ $(cat "$T/srv") =~ ^spew$'\n'spew$'\n'\ ([0-9]+)$ ]]
+	local rc=${BASH_REMATCH[1]}
+	[ "$rc" -ne 141 ] && [ "$rc" -lt 128 ]
+	got_all "$T/got" "$LINES"
+}
+
 # --- --exec and --sh-exec: the program's output is never lost -------------
 
 @test "tcp-serve -k -c: curl gets a one-line web server's whole answer, three times" {
@@ -702,26 +841,71 @@ start_listener() {
 	same "$output" 50000000
 }
 
-@test "tcp-serve -k -e: SIGTERM to the server leaves no --exec child running" {
-	start_server "$T/out" tcp-serve -k -e 'sleep 100' 127.0.0.1 0
+@test "tcp-serve -k -c: a 50 MB answer arrives whole though the client sent 1 MiB the program never read" {
+	head -c 1M /dev/zero >"$T/1m"
+	start_server "$T/out" tcp-serve -k -c "cat '$F50'" 127.0.0.1 0
+	eosclient sink "$T/got" --send "$T/1m" --halfclose
+	expect_exit 0 "$CLIENT_PID" "$T/client.err" 20
+	same "$(cat "$T/got")" "$F50_SUM eof"
+}
+
+@test "tcp-serve -k -c -w 1: a client that never stops sending gets the answer and is closed within seconds" {
+	start_server "$T/out" tcp-serve -k -w 1 -c 'echo done' 127.0.0.1 0
+	printf 'done\n' >"$T/done"
+	eosclient trickle "$T/got"
+	# sink gives up after 10 s ("timeout"); the drain is bounded by -w.
+	wait_file "$T/got" "$CLIENT_PID"
+	[[ $(cat "$T/got") == "$(digest "$T/done") "* ]]
+	[[ $(cat "$T/got") != *timeout ]]
+}
+
+# sigterm_reaps ARGS...: start tcp-serve -k ARGS (a program that runs
+# "sleep 100"), connect a client, wait for the sleep among the server's
+# descendants, SIGTERM the server: no descendant may be left running.
+sigterm_reaps() {
+	local kids= i pid
+	start_server "$T/out" tcp-serve -k "$@" 127.0.0.1 0
 	bg_run /dev/null "$T/got" "$T/client.err" \
 	    "$PYTHON" "$PEERS/client.py" 127.0.0.1 "$PORT" hold
-	local child= i
 	for ((i = 0; i < WAIT_SECS * 50; i++)); do
-		child=$(ps --ppid "$SERVER_PID" -o pid= | tr -d ' ')
-		[[ -n $child ]] && break
+		kids=$(descendants "$SERVER_PID")
+		for pid in $kids; do
+			[[ $(cat "/proc/$pid/comm" 2>/dev/null) == sleep ]] &&
+			    break 2
+		done
 		sleep 0.02
 	done
-	[ -n "$child" ]
-	EXTRA_PIDS+=("$child")
-	same "$(cat "/proc/$child/comm")" sleep
+	EXTRA_PIDS+=($kids)
+	[[ -n $kids ]]
 	kill -TERM "$SERVER_PID"
 	wait_exit "$SERVER_PID" || true
-	for ((i = 0; i < 100; i++)); do
-		alive "$child" || break
-		sleep 0.02
+	for pid in $kids; do
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.02
+		done
+		if alive "$pid"; then
+			echo "# $pid ($(cat "/proc/$pid/comm")) still runs" >&2
+			return 1
+		fi
 	done
-	run ! alive "$child"
+}
+
+# descendants PID: the PIDs of PID's children, theirs, and so on.
+descendants() {
+	local pid
+	for pid in $(ps --ppid "$1" -o pid=); do
+		echo "$pid"
+		descendants "$pid"
+	done
+}
+
+@test "tcp-serve -k -e: SIGTERM to the server leaves no --exec child running" {
+	sigterm_reaps -e 'sleep 100'
+}
+
+@test "tcp-serve -k -c: SIGTERM to the server leaves no --sh-exec child running" {
+	sigterm_reaps -c 'sleep 100; :'
 }
 
 # --- tcp-serve -k: stdin waits for a client -------------------------------
@@ -731,7 +915,7 @@ start_listener() {
 	IN=$BIG start_server "$T/srv" tcp-serve -k 127.0.0.1 0
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" nc.openbsd -d 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err" 20
+	expect_exit 0 "$BG_PID" "$T/err"
 	same_sum "$T/out" "$BIG_SUM"
 }
 
@@ -740,7 +924,16 @@ start_listener() {
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" \
 	    "$SK" tcp-connect --recv-only 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err" 20
+	expect_exit 0 "$BG_PID" "$T/err"
+	cmp "$MED" "$T/out"
+}
+
+@test "tcp-serve -k: ncat connecting 0.5 s after the start receives the whole file" {
+	need ncat
+	IN=$MED start_server "$T/srv" tcp-serve -k 127.0.0.1 0
+	sleep 0.5
+	bg_run /dev/null "$T/out" "$T/err" ncat --recv-only 127.0.0.1 "$PORT"
+	expect_exit 0 "$BG_PID" "$T/err"
 	cmp "$MED" "$T/out"
 }
 
@@ -749,6 +942,6 @@ start_listener() {
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" \
 	    "$SK" tcp-connect --recv-only --frame line 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err" 20
+	expect_exit 0 "$BG_PID" "$T/err"
 	cmp "$LINES" "$T/out"
 }

@@ -16,6 +16,8 @@ HOST PORT. Either then plays MODE:
   spew SIZE RESULT
                   send SIZE bytes of "spew\\n" lines, then shut down
                   writing, while reading to EOF as sink does
+  trickle RESULT  send "x\\n" every 50 ms until the connection fails,
+                  while reading to EOF as sink does
 
   --send FILE     first send FILE's contents
   --halfclose     shut down writing at once (after --send)
@@ -84,6 +86,15 @@ def spew(c, size):
         pass
 
 
+def trickle(c):
+    try:
+        while True:
+            c.sendall(b"x\n")
+            time.sleep(0.05)
+    except OSError:
+        pass
+
+
 def readclose(c, n, rst):
     c.settimeout(10)
     got = 0
@@ -124,6 +135,9 @@ def play(c, mode, args):
         t.start()
         sink(c, rest[1])
         t.join()
+    elif mode == "trickle" and len(rest) == 1:
+        threading.Thread(target=trickle, args=(c,), daemon=True).start()
+        sink(c, rest[0])
     else:
         usage()
     c.close()
