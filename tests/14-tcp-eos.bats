@@ -912,12 +912,28 @@ descendants() {
 
 # --- tcp-serve -k: stdin waits for a client -------------------------------
 
+# With -k the end of stdin does not close the clients (man page), so each
+# client below reads until the whole of stdin has come; it is not waited
+# for.
+
+# wait_size FILE SIZE: wait (bounded) until FILE holds SIZE bytes.
+wait_size() {
+	local i n=0
+	for ((i = 0; i < WAIT_SECS * 50; i++)); do
+		n=$(stat -c %s "$1" 2>/dev/null || echo 0)
+		[[ $n -ge $2 ]] && return 0
+		sleep 0.02
+	done
+	echo "# $1 holds $n of $2 bytes after $WAIT_SECS s" >&2
+	return 1
+}
+
 @test "tcp-serve -k: nc.openbsd connecting 0.5 s after the start receives all 100 MiB of stdin" {
 	need nc.openbsd
 	IN=$BIG start_server "$T/srv" tcp-serve -k 127.0.0.1 0
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" nc.openbsd -d 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err"
+	wait_size "$T/out" "$(stat -c %s "$BIG")"
 	same_sum "$T/out" "$BIG_SUM"
 }
 
@@ -926,7 +942,7 @@ descendants() {
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" \
 	    "$SK" tcp-connect --recv-only 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err"
+	wait_size "$T/out" "$(stat -c %s "$MED")"
 	cmp "$MED" "$T/out"
 }
 
@@ -935,7 +951,7 @@ descendants() {
 	IN=$MED start_server "$T/srv" tcp-serve -k 127.0.0.1 0
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" ncat --recv-only 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err"
+	wait_size "$T/out" "$(stat -c %s "$MED")"
 	cmp "$MED" "$T/out"
 }
 
@@ -944,6 +960,6 @@ descendants() {
 	sleep 0.5
 	bg_run /dev/null "$T/out" "$T/err" \
 	    "$SK" tcp-connect --recv-only --frame line 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err"
+	wait_size "$T/out" "$(stat -c %s "$LINES")"
 	cmp "$LINES" "$T/out"
 }
