@@ -388,6 +388,53 @@ start_listener() {
 	cmp "$LINES" "$T/out"
 }
 
+@test "tcp-connect -U: a tcp-serve -U with stdin /dev/null receives the whole file, both exit 0" {
+	bg_run /dev/null "$T/out" "$T/srv.err" "$SK" tcp-serve -U "$T/sock"
+	local spid=$BG_PID
+	wait_socket "$T/sock" "$spid"
+	run -0 --separate-stderr timeout 20 bash -c \
+	    'cat "$2" | "$SK" tcp-connect -U "$1"' _ "$T/sock" "$MED"
+	[ -z "$stderr" ]
+	expect_exit 0 "$spid" "$T/srv.err"
+	cmp "$MED" "$T/out"
+}
+
+@test "tcp-serve -U: a tcp-connect -U with stdin /dev/null receives the whole file, both exit 0" {
+	bg_run /dev/null "$T/srv" "$T/srv.err" bash -c \
+	    'cat "$2" | "$SK" tcp-serve -U "$1"' _ "$T/sock" "$MED"
+	local spid=$BG_PID
+	wait_socket "$T/sock" "$spid"
+	bg_run /dev/null "$T/out" "$T/err" "$SK" tcp-connect -U "$T/sock"
+	expect_exit 0 "$BG_PID" "$T/err"
+	expect_exit 0 "$spid" "$T/srv.err"
+	cmp "$MED" "$T/out"
+}
+
+@test "tcp-connect --auth-key: a tcp-serve --auth-key with stdin /dev/null receives the whole file, both exit 0" {
+	echo secret >"$T/key"
+	start_server "$T/out" tcp-serve --auth-key "$T/key" 127.0.0.1 0
+	run -0 --separate-stderr timeout 20 bash -c \
+	    'cat "$2" | "$SK" tcp-connect --auth-key "$3" 127.0.0.1 "$1"' \
+	    _ "$PORT" "$MED" "$T/key"
+	[ -z "$stderr" ]
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	cmp "$MED" "$T/out"
+}
+
+@test "tcp-serve --auth-key --frame line: a tcp-connect with stdin /dev/null receives every line, both exit 0" {
+	echo secret >"$T/key"
+	bg_run /dev/null "$T/srv" "$T/srv.err" bash -c \
+	    'cat "$2" | "$SK" tcp-serve --auth-key "$3" --frame line \
+	    --port-file "$1" 127.0.0.1 0' _ "$T/pf" "$LINES" "$T/key"
+	local spid=$BG_PID
+	wait_file "$T/pf" "$spid"
+	bg_run /dev/null "$T/out" "$T/err" "$SK" tcp-connect --auth-key \
+	    "$T/key" --frame line 127.0.0.1 "$(<"$T/pf")"
+	expect_exit 0 "$BG_PID" "$T/err"
+	expect_exit 0 "$spid" "$T/srv.err"
+	cmp "$LINES" "$T/out"
+}
+
 # --- a peer that half-closes first, then reads everything ----------------
 
 @test "tcp-connect: a peer that half-closes first, then reads, gets all of stdin, exit 0" {
