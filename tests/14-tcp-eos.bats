@@ -961,7 +961,9 @@ descendants() {
 	sigterm_reaps -e 'sleep 100'
 }
 
-@test "tcp-serve -k -c: SIGTERM to the server leaves no --sh-exec child running" {
+@test "tcp-serve -k -c: SIGTERM to the server leaves no process of the --sh-exec program running" {
+	# "; :" keeps /bin/sh from exec'ing sleep: sleep is sh's child, and
+	# must not outlive the server either.
 	sigterm_reaps -c 'sleep 100; :'
 }
 
