@@ -64,7 +64,8 @@ got_all() {
 	same "$(cat "$1")" "$(digest "$2") eof"
 }
 
-# eospeer ROLE ARGS...: start eospeer.py as a server (start_role_peer).
+# eosserver MODE ARGS...: start eospeer.py as a server (start_role_peer);
+# set $PORT and $PEER_PID.
 eosserver() {
 	start_role_peer "$T/peer" eospeer.py server "$@"
 }
@@ -77,8 +78,9 @@ eosclient() {
 	CLIENT_PID=$BG_PID
 }
 
-# tty ARGS...: eospeer.py tty ARGS: a command with a terminal as stdin.
-tty() {
+# with_tty ARGS...: eospeer.py tty ARGS: a command with a terminal as
+# stdin.
+with_tty() {
 	"$PYTHON" "$PEERS/eospeer.py" tty "$@"
 }
 
@@ -117,13 +119,14 @@ reset_msg() {
 }
 
 # start_listener OUT IN CMD...: start nc or ncat listening on a fresh
-# port (CMD gets it as its last argument) with stdin IN; set $PORT and
-# $LPID.  sockkit reaches it with --retry.
+# port (CMD gets it as its last argument) with stdin IN, stdout to OUT
+# and stderr to $T/listener.err; set $PORT and $LPID.  sockkit reaches
+# it with --retry.
 start_listener() {
 	local out=$1 in=$2
 	shift 2
 	PORT=$(free_port)
-	bg_run "$in" "$out" "$out.err" "$@" "$PORT"
+	bg_run "$in" "$out" "$T/listener.err" "$@" "$PORT"
 	LPID=$BG_PID
 }
 
@@ -251,7 +254,7 @@ start_listener() {
 	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --retry 5s \
 	    127.0.0.1 "$PORT" <"$MED"
 	[ -z "$stderr" ]
-	expect_exit 0 "$LPID" "$T/out.err"
+	expect_exit 0 "$LPID" "$T/listener.err"
 	cmp "$MED" "$T/out"
 }
 
@@ -261,7 +264,7 @@ start_listener() {
 	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --retry 5s \
 	    127.0.0.1 "$PORT" <"$MED"
 	[ -z "$stderr" ]
-	expect_exit 0 "$LPID" "$T/out.err"
+	expect_exit 0 "$LPID" "$T/listener.err"
 	cmp "$MED" "$T/out"
 }
 
@@ -351,7 +354,7 @@ start_listener() {
 	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --frame line \
 	    --retry 5s 127.0.0.1 "$PORT" <"$LINES"
 	[ -z "$stderr" ]
-	expect_exit 0 "$LPID" "$T/out.err"
+	expect_exit 0 "$LPID" "$T/listener.err"
 	cmp "$LINES" "$T/out"
 }
 
@@ -537,7 +540,7 @@ start_listener() {
 @test "tcp-connect: with a terminal as stdin, the peer's EOF ends the session at once, exit 0" {
 	start_peer "$T/peer" server.py bye
 	local t0=$SECONDS
-	run -0 --separate-stderr tty 10 "$SK" tcp-connect 127.0.0.1 "$PORT"
+	run -0 --separate-stderr with_tty 10 "$SK" tcp-connect 127.0.0.1 "$PORT"
 	same "$output" bye
 	[ -z "$stderr" ]
 	[ "$((SECONDS - t0))" -lt 3 ]
@@ -558,7 +561,7 @@ start_listener() {
 @test "tcp-connect --frame line: with a terminal as stdin, the peer's EOF ends the session at once, exit 0" {
 	start_peer "$T/peer" server.py bye
 	local t0=$SECONDS
-	run -0 --separate-stderr tty 10 "$SK" tcp-connect --frame line \
+	run -0 --separate-stderr with_tty 10 "$SK" tcp-connect --frame line \
 	    127.0.0.1 "$PORT"
 	same "$output" bye
 	[ -z "$stderr" ]
@@ -582,7 +585,7 @@ start_listener() {
 	len32 "$T/bye" >"$T/bye.l32"
 	eosserver sink "$T/got" --send "$T/bye.l32" --halfclose
 	local t0=$SECONDS
-	run -0 --separate-stderr tty 10 "$SK" tcp-connect --frame len32 \
+	run -0 --separate-stderr with_tty 10 "$SK" tcp-connect --frame len32 \
 	    127.0.0.1 "$PORT"
 	same "$output" bye
 	[ -z "$stderr" ]
@@ -623,7 +626,7 @@ start_listener() {
 	bg_run "$T/fifo" "$T/out" "$T/err" \
 	    "$SK" tcp-connect --recv-only --retry 5s 127.0.0.1 "$PORT"
 	expect_exit 0 "$BG_PID" "$T/err"
-	expect_exit 0 "$LPID"
+	expect_exit 0 "$LPID" "$T/listener.err"
 	cmp "$MED" "$T/out"
 	[ ! -s "$T/err" ]
 	run -0 timeout 2 head -n 1 <&5
@@ -652,7 +655,7 @@ start_listener() {
 	bg_run "$T/fifo" "$T/out" "$T/err" "$SK" tcp-connect --recv-only \
 	    --frame line --retry 5s 127.0.0.1 "$PORT"
 	expect_exit 0 "$BG_PID" "$T/err"
-	expect_exit 0 "$LPID"
+	expect_exit 0 "$LPID" "$T/listener.err"
 	cmp "$LINES" "$T/out"
 	run -0 timeout 2 head -n 1 <&5
 	same "$output" unread
@@ -664,7 +667,7 @@ start_listener() {
 	bg_run /dev/null "$T/out" "$T/err" "$PYTHON" "$PEERS/eospeer.py" tty 10 \
 	    "$SK" tcp-connect --recv-only --retry 5s 127.0.0.1 "$PORT"
 	expect_exit 0 "$BG_PID" "$T/err"
-	expect_exit 0 "$LPID"
+	expect_exit 0 "$LPID" "$T/listener.err"
 	cmp "$MED" "$T/out"
 }
 
