@@ -711,7 +711,7 @@ start_listener() {
 	[ "$UNDELIVERED" -gt 0 ]
 }
 
-@test "tcp-connect: stdin a pipe, a peer that reads 64 KiB and closes: exit 1 with the undelivered count" {
+@test "tcp-connect: stdin a pipe, a peer that reads 64 KiB and closes: its data reach stdout, exit 1 with the count of stdin not delivered" {
 	eosserver readclose 65536 --send "$T/peerdata" --sleep 0.3
 	run -1 --separate-stderr timeout 20 bash -c \
 	    'cat "$2" | "$SK" tcp-connect 127.0.0.1 "$1"' _ "$PORT" "$MED"
