@@ -918,12 +918,20 @@ survived() {
 	[[ $(cat "$T/got") != *timeout ]]
 }
 
-# sigterm_reaps ARGS...: start tcp-serve -k ARGS (a program that runs
+# signal_reaps SIG ARGS...: start tcp-serve -k ARGS (a program that runs
 # "sleep 100"), connect a client, wait for the sleep among the server's
-# descendants, SIGTERM the server: no descendant may be left running.
-sigterm_reaps() {
-	local kids="" i pid pids
-	start_server "$T/out" tcp-serve -k "$@" 127.0.0.1 0
+# descendants, send SIG to the server: it must exit 128 + SIG's number,
+# and no descendant may be left running.
+# The server starts with SIGINT at its default (a background job of a
+# script inherits it ignored).
+signal_reaps() {
+	local sig=$1 kids="" i pid pids
+	shift
+	bg_run /dev/null "$T/out" "$T/out.err" env --default-signal=INT \
+	    "$SK" tcp-serve -k "$@" --port-file "$T/pf" 127.0.0.1 0
+	SERVER_PID=$BG_PID
+	wait_file "$T/pf" "$SERVER_PID"
+	PORT=$(<"$T/pf")
 	bg_run /dev/null "$T/got" "$T/client.err" \
 	    "$PYTHON" "$PEERS/client.py" 127.0.0.1 "$PORT" hold
 	for ((i = 0; i < WAIT_SECS * 50; i++)); do
@@ -937,8 +945,8 @@ sigterm_reaps() {
 	mapfile -t pids <<<"$kids"
 	EXTRA_PIDS+=("${pids[@]}")
 	[[ -n $kids ]]
-	kill -TERM "$SERVER_PID"
-	wait_exit "$SERVER_PID" || true
+	kill -"$sig" "$SERVER_PID"
+	expect_exit $((128 + $(kill -l "$sig"))) "$SERVER_PID" "$T/out.err"
 	for pid in $kids; do
 		for ((i = 0; i < 100; i++)); do
 			alive "$pid" || break
@@ -960,14 +968,22 @@ descendants() {
 	done
 }
 
-@test "tcp-serve -k -e: SIGTERM to the server leaves no --exec child running" {
-	sigterm_reaps -e 'sleep 100'
+@test "tcp-serve -k -e: SIGTERM: the server exits 143, leaving no --exec child running" {
+	signal_reaps TERM -e 'sleep 100'
 }
 
-@test "tcp-serve -k -c: SIGTERM to the server leaves no process of the --sh-exec program running" {
+@test "tcp-serve -k -c: SIGTERM: the server exits 143, leaving no process of the --sh-exec program running" {
 	# "; :" keeps /bin/sh from exec'ing sleep: sleep is sh's child, and
 	# must not outlive the server either.
-	sigterm_reaps -c 'sleep 100; :'
+	signal_reaps TERM -c 'sleep 100; :'
+}
+
+@test "tcp-serve -k -e: SIGINT: the server exits 130, leaving no --exec child running" {
+	signal_reaps INT -e 'sleep 100'
+}
+
+@test "tcp-serve -k -c: SIGINT: the server exits 130, leaving no process of the --sh-exec program running" {
+	signal_reaps INT -c 'sleep 100; :'
 }
 
 # --- tcp-serve -k: stdin waits for a client -------------------------------
