@@ -535,6 +535,17 @@ start_listener() {
 	got_all "$T/got" "$LINES"
 }
 
+@test "tcp-serve --frame line: a client that half-closes and reads only after 1 s gets every line; exit 0 comes after" {
+	IN=$LINES start_server "$T/out" tcp-serve --frame line 127.0.0.1 0
+	local t0=$EPOCHREALTIME
+	eosclient sink "$T/got" --halfclose --sleep 1
+	expect_exit 0 "$SERVER_PID" "$T/out.err" 20
+	(( ${EPOCHREALTIME/./} - ${t0/./} >= 1000000 ))
+	expect_exit 0 "$CLIENT_PID" "$T/client.err"
+	got_all "$T/got" "$LINES"
+	[ ! -s "$T/out.err" ]
+}
+
 # --- EOF from the peer, stdin a terminal: the session ends ---------------
 
 @test "tcp-connect: with a terminal as stdin, the peer's EOF ends the session at once, exit 0" {
@@ -661,6 +672,21 @@ start_listener() {
 	same "$output" unread
 }
 
+@test "tcp-serve --recv-only --frame line: receives every line from nc.openbsd -N and leaves stdin (a FIFO) unread" {
+	need nc.openbsd
+	exec 5<>"$T/fifo"
+	echo unread >&5
+	IN=$T/fifo start_server "$T/out" tcp-serve --recv-only --frame line \
+	    127.0.0.1 0
+	run -0 --separate-stderr timeout 20 nc.openbsd -N 127.0.0.1 "$PORT" \
+	    <"$LINES"
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	cmp "$LINES" "$T/out"
+	[ ! -s "$T/out.err" ]
+	run -0 timeout 2 head -n 1 <&5
+	same "$output" unread
+}
+
 @test "tcp-connect --recv-only: downloads with a terminal as stdin, exit 0" {
 	need nc.openbsd
 	start_listener /dev/null "$MED" nc.openbsd -N -l 127.0.0.1
@@ -747,6 +773,17 @@ start_listener() {
 	# 64 KiB on the wire hold 630 whole frames of 100 bytes and a header:
 	# 630 lines of 101 bytes of stdin.
 	reset_msg tcp-connect "$stderr" $(($(stat -c %s "$LINES") - 630 * 101))
+	[ "$UNDELIVERED" -gt 0 ]
+}
+
+@test "tcp-serve --frame len32: a client that reads 64 KiB and closes: its frames reach stdout, exit 1 with the count of stdin not delivered" {
+	len32 "$T/peerdata" >"$T/peerdata.l32"
+	IN=$LINES start_server "$T/out" tcp-serve --frame len32 127.0.0.1 0
+	eosclient readclose 65536 --send "$T/peerdata.l32" --sleep 0.3
+	expect_exit 1 "$SERVER_PID"
+	cmp "$T/peerdata" "$T/out"
+	reset_msg tcp-serve "$(cat "$T/out.err")" \
+	    $(($(stat -c %s "$LINES") - 630 * 101))
 	[ "$UNDELIVERED" -gt 0 ]
 }
 
