@@ -3,7 +3,7 @@
 # As root, install what is missing; otherwise print the one command needed.
 set -u
 pkgs="make gcc pkg-config libbsd-dev libssl-dev bats mandoc netcat-openbsd
-socat ncat python3 tmux rdate sntp chrony clang libclang-rt-14-dev libedit-dev"
+socat ncat curl python3 tmux rdate sntp chrony clang libclang-rt-14-dev libedit-dev"
 # man(1) and col(1): tests/01-cli.bats renders the man page as users see it.
 pkgs="$pkgs man-db bsdextrautils"
 
