@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "cmd.h"
 #include "frame.h"
+#include "hexdump.h"
 #include "opts.h"
 #include "pump.h"
 #include "server.h"
@@ -54,11 +55,19 @@ OPTS_HELP_STREAM
 "      --send-only      only send stdin; ignore the peer's data\n"
 "      --recv-only      only receive; do not read stdin\n"
 "      --no-shutdown    at stdin EOF keep the write side open\n"
-"      --keep-sending   after the peer's EOF keep sending stdin\n";
+"      --keep-sending   after the peer's EOF keep sending stdin\n"
+OPTS_HELP_CRLF
+OPTS_HELP_HEXDUMP
+OPTS_HELP_TCP
+"      --log json       -v connection events as JSON lines on stderr\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_STREAM,
+	OPTS_LONG_TCP,
+	OPTS_LONG_HEXDUMP,
+	OPTS_LONG_CRLF,
+	{ "log",		required_argument,	NULL,	OPT_LOG },
 	{ "keep-open",		no_argument,		NULL,	'k' },
 	{ "exec",		required_argument,	NULL,	'e' },
 	{ "sh-exec",		required_argument,	NULL,	'c' },
@@ -76,33 +85,13 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL,	0 }
 };
 
-/* Split PROG on spaces into an argv. */
-static char **
-split_argv(const char *prog)
-{
-	char **av = NULL, *s, *p, *tok;
-	size_t n = 0;
-
-	p = s = xstrdup(prog);
-	while ((tok = strsep(&p, " ")) != NULL) {
-		if (*tok == '\0')
-			continue;
-		av = xreallocarray(av, n + 2, sizeof(*av));
-		av[n++] = tok;
-	}
-	if (n == 0)
-		errx(2, "exec: empty command");
-	av[n] = NULL;
-	return av;
-}
-
 static void
 parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 {
 	const char *errstr;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "c:e:km:", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Cc:e:km:", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
 			continue;
@@ -111,7 +100,7 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 			so->sh_cmd = optarg;
 			break;
 		case 'e':
-			so->exec_argv = split_argv(optarg);
+			so->exec_argv = opts_split_argv(optarg);
 			break;
 		case 'h':
 			cmd_help(SYNOPSIS, help);
@@ -223,6 +212,8 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	po.recv_only = so->recv_only;
 	po.no_shutdown = so->no_shutdown;
 	po.keep_sending = so->keep_sending;
+	po.crlf = so->crlf;
+	po.hexdump = so->hexdump;
 	return pump_session(fd, &po, o->verbose);
 }
 
@@ -247,6 +238,7 @@ cmd_tcp_serve(int argc, char *argv[])
 	check(&o, &so);
 	sko.family = o.family;
 	sko.numeric = o.numeric;
+	sko.tune = o.tune;
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
@@ -260,6 +252,11 @@ cmd_tcp_serve(int argc, char *argv[])
 	so.max_frame = o.max_frame;
 	so.key = o.key;
 	so.keylen = o.keylen;
+	so.crlf = o.crlf;
+	so.log_json = o.log_json;
+	if (o.hexdump != NULL &&
+	    (so.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
+		err(1, "hexdump %s: %s", o.hexdump, errstr);
 	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL)
 		rv = serve_one(fds, nfd, &o, &so);
 	else {
@@ -270,5 +267,6 @@ cmd_tcp_serve(int argc, char *argv[])
 			err(1, "%s", errstr);
 	}
 	auth_key_free(o.key, o.keylen);
+	hexdump_close(so.hexdump);
 	return rv;
 }

@@ -24,6 +24,31 @@ opts_init(struct opts *o)
 	o->max_frame = FRAME_MAX_DEFAULT;
 }
 
+/* Parse --keepalive's optional IDLE[,INTVL,CNT] (seconds, a count). */
+static void
+opts_keepalive(struct sock_tune *t, const char *arg)
+{
+	char buf[64], *p, *idle, *intvl, *cnt;
+
+	t->keepalive = 1;
+	if (arg == NULL)
+		return;
+	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf))
+		errx(2, "keepalive %s: too long", arg);
+	p = buf;
+	idle = strsep(&p, ",");
+	intvl = strsep(&p, ",");
+	cnt = strsep(&p, ",");
+	if (p != NULL || (intvl != NULL && cnt == NULL))
+		errx(2, "keepalive %s: use IDLE or IDLE,INTVL,CNT", arg);
+	t->keepidle = opts_number(idle, 1, 32767, "keepalive idle");
+	if (intvl != NULL) {
+		t->keepintvl = opts_number(intvl, 1, 32767,
+		    "keepalive interval");
+		t->keepcnt = opts_number(cnt, 1, 127, "keepalive count");
+	}
+}
+
 /*
  * Handle one shared option; return 1 if ch was one, 0 otherwise.  Bad
  * values are usage errors and exit 2.
@@ -77,6 +102,23 @@ opts_common(struct opts *o, int ch, const char *arg)
 		auth_key_free(o->key, o->keylen);
 		if (auth_key_load(arg, &o->key, &o->keylen, &errstr) == -1)
 			errx(2, "auth-key %s: %s", arg, errstr);
+		break;
+	case 'C':
+		o->crlf = 1;
+		break;
+	case OPT_KEEPALIVE:
+		opts_keepalive(&o->tune, arg);
+		break;
+	case OPT_NODELAY:
+		o->tune.nodelay = 1;
+		break;
+	case OPT_HEXDUMP:
+		o->hexdump = arg;
+		break;
+	case OPT_LOG:
+		if (strcmp(arg, "json") != 0)
+			errx(2, "log %s: unknown format (json)", arg);
+		o->log_json = 1;
 		break;
 	default:
 		return 0;
@@ -224,4 +266,24 @@ opts_server_args(int argc, char *argv[], const struct opts *o,
 	if (o->family != AF_UNIX && opts_port(*port, o->numeric, &errstr) == -1)
 		errx(2, "port %s: %s", *port, errstr);
 	return 0;
+}
+
+/* Split PROG on spaces into an argv (exit 2 if it is empty). */
+char **
+opts_split_argv(const char *prog)
+{
+	char **av = NULL, *s, *p, *tok;
+	size_t n = 0;
+
+	p = s = xstrdup(prog);
+	while ((tok = strsep(&p, " ")) != NULL) {
+		if (*tok == '\0')
+			continue;
+		av = xreallocarray(av, n + 2, sizeof(*av));
+		av[n++] = tok;
+	}
+	if (n == 0)
+		errx(2, "exec: empty command");
+	av[n] = NULL;
+	return av;
 }

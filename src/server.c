@@ -394,71 +394,18 @@ in_closed(struct conn *in, const char *why)
 static const struct conn_cb in_cb = { in_data, NULL, in_closed };
 static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
 
-/* In the program's process: stdin from in, stdout to out, then exec. */
-static void
-child_exec(const struct serve_opts *so, int in, int out)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	/* A group of its own, so that a signal reaches what it started too. */
-	setpgid(0, 0);
-	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
-		_exit(127);
-	if (so->sh_cmd != NULL)
-		execl("/bin/sh", "sh", "-c", so->sh_cmd, (char *)NULL);
-	else
-		execvp(so->exec_argv[0], so->exec_argv);
-	warn("exec %s", so->sh_cmd ? "/bin/sh" : so->exec_argv[0]);
-	_exit(127);
-}
-
 /*
- * In the process forked for one connection: run the program on a pipe
- * each way and move its bytes through the stream core, so that its exit
- * is a half-close after everything it wrote, never a reset that loses
- * the end of its output.  Return the program's exit status, or 1 if the
- * connection failed.
+ * In the process forked for one connection: run the program through the
+ * stream core (pump_exec).  Return its exit status, or 1.
  */
 static int
 exec_session(const struct serve_opts *so, int fd, const char *peer)
 {
 	struct pump_opts po = { .idle_ms = so->idle_ms, .linger_ms = -1 };
-	struct pump_stats st;
-	const char *errstr;
-	int in[2], out[2], status = 0, rv;
-	pid_t pid;
 
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    (pid = fork()) == -1) {
-		warn("%s: run program", peer);
-		return 1;
-	}
-	if (pid == 0)
-		child_exec(so, in[0], out[1]);
-	setpgid(pid, pid);
-	sig_forward(-pid);
-	close(in[0]);
-	close(out[1]);
 	po.peer = peer;
-	po.in_name = "the program's output";
-	if ((rv = pump_run(fd, out[0], in[1], &po, &st, &errstr)) == -1)
-		warnx("%s", errstr);
-	close(fd);
-	close(out[0]);
-	close(in[1]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (so->verbose > 0 && WIFEXITED(status))
-		warnx("%s: program exited %d", peer, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		warnx("%s: program killed by signal %d", peer,
-		    WTERMSIG(status));
-	if (rv == -1)
-		return 1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	po.hexdump = so->hexdump;
+	return pump_exec(fd, so->exec_argv, so->sh_cmd, &po, so->verbose);
 }
 
 static void
