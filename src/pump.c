@@ -196,29 +196,6 @@ dir_dump(struct dir *d, const void *buf, size_t n)
 		    d->peer, &d->dumped, buf, n);
 }
 
-/*
- * -C: turn each bare LF of the n bytes read into CRLF, in place (the
- * buffer has room: reads take half of it); return the new count.
- */
-static size_t
-crlf_expand(struct dir *d, size_t n)
-{
-	unsigned char *b = d->buf;
-	size_t i, j, add = 0;
-	int prev = d->lastcr;
-
-	for (i = 0; i < n; i++)
-		if (b[i] == '\n' && !(i > 0 ? b[i - 1] == '\r' : prev))
-			add++;
-	d->lastcr = n > 0 && b[n - 1] == '\r';
-	for (i = n, j = n + add; i-- > 0;) {
-		b[--j] = b[i];
-		if (b[i] == '\n' && !(i > 0 ? b[i - 1] == '\r' : prev))
-			b[--j] = '\r';
-	}
-	return n + add;
-}
-
 static void
 dir_free(struct dir *d)
 {
@@ -323,7 +300,9 @@ step_buffer(struct dir *d)
 	}
 	if (d->pending > 0 || d->eof || !d->from_ready)
 		return 0;
-	n = read(d->from, d->buf, d->crlf ? BUFSZ / 2 : BUFSZ);
+	/* -C reads into the upper half and expands into the whole. */
+	n = read(d->from, d->buf + (d->crlf ? BUFSZ / 2 : 0),
+	    d->crlf ? BUFSZ / 2 : BUFSZ);
 	if (d->blocking)
 		d->from_ready = 0;
 	if (!got(d, n))
@@ -331,7 +310,8 @@ step_buffer(struct dir *d)
 	if (!d->to_sock)
 		dir_dump(d, d->buf, n);
 	d->off = 0;
-	d->pending = d->crlf ? crlf_expand(d, n) : (size_t)n;
+	d->pending = d->crlf ? frame_crlf(d->buf + BUFSZ / 2, n, d->buf,
+	    &d->lastcr) : (size_t)n;
 	return 1;
 }
 

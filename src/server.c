@@ -42,6 +42,7 @@ struct server {
 	struct frame_dec	 indec;		/* stdin, split for framing */
 	struct budget		 budget;	/* clients' queues, decoders */
 	int			 stalled;	/* stdout is full */
+	int			 lastcr;	/* -C: stdin's last byte was CR */
 	int			 status;
 };
 
@@ -337,6 +338,19 @@ in_pace(struct server *s)
 	conn_pause(s->in, 1);
 }
 
+/* -C: the n bytes of *buf with each bare LF as CR LF; return the count. */
+static size_t
+in_crlf(struct server *s, unsigned char **buf, size_t n)
+{
+	unsigned char *out;
+
+	out = xreallocarray(NULL, n, 2);
+	n = frame_crlf(*buf, n, out, &s->lastcr);
+	free(*buf);
+	*buf = out;
+	return n;
+}
+
 /*
  * Frame stdin for the wire, lines or len32 frames of lines, and send
  * each read's whole messages to every client as one message: a queue
@@ -370,6 +384,8 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 		memcpy(buf + n, msg, mlen);
 		n += mlen;
 	}
+	if (n > 0 && s->so->crlf && !len32)
+		n = in_crlf(s, &buf, n);
 	if (n > 0)
 		broadcast(s, buf, n);
 	free(buf);
@@ -527,6 +543,7 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	s->nconns++;
 	conn_budget(c, &s->budget);
+	conn_hexdump(c, s->so->hexdump);
 	if (s->so->key == NULL) {
 		client_live(c);
 		return;

@@ -204,3 +204,29 @@ time.sleep(10)' "$PORT" &
 	[ "$(hexbytes "$T/dump" '<')" = "abc" ]
 	[ "$(hexbytes "$T/dump" '>')" = "ABC" ]
 }
+
+@test "tcp-serve -k --echo: --hexdump shows each client's bytes by its address" {
+	start_server "$T/out" tcp-serve -k --echo --hexdump "$T/dump" 127.0.0.1 0
+	[ "$(client 127.0.0.1 "$PORT" sendclose "one")" = "one" ]
+	[ "$(client 127.0.0.1 "$PORT" sendclose "two!")" = "two!" ]
+	wait_grep '> 127.0.0.1:[0-9]*: 4 bytes at 0' "$T/dump"
+	[ "$(hexbytes "$T/dump" '<')" = "onetwo!" ]
+	[ "$(hexbytes "$T/dump" '>')" = "onetwo!" ]
+	[ "$(grep -c ' bytes at 0$' "$T/dump")" = 4 ]
+}
+
+@test "tcp-serve -k: -C sends stdin's lines to every client with CRLF" {
+	printf 'x\r\ny\nz\n' >"$T/in"
+	IN=$T/in start_server "$T/out" tcp-serve -k -C 127.0.0.1 0
+	timeout 10 "$PYTHON" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+b = b""
+while len(b) < 9:
+    c = s.recv(100)
+    if not c:
+        break
+    b += c
+sys.stdout.write(repr(b))' "$PORT" >"$T/got"
+	[ "$(cat "$T/got")" = "b'x\\r\\ny\\r\\nz\\r\\n'" ]
+}
