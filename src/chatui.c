@@ -36,6 +36,7 @@ struct ui {
 	struct frame_dec dec;
 	char		*vis;
 	int		 color;
+	int		 crlf;		/* -C: lines end in CR LF */
 	int		 status;
 };
 
@@ -114,7 +115,7 @@ ui_line(char *line)
 		add_history(line);
 	if (u->sock != NULL) {
 		conn_write(u->sock, line, strlen(line));
-		conn_write(u->sock, "\n", 1);
+		conn_write(u->sock, u->crlf ? "\r\n" : "\n", u->crlf ? 2 : 1);
 	}
 	free(line);
 }
@@ -140,12 +141,13 @@ ui_color(void)
 
 /* The terminal client; return the exit status (1 on a failure, told). */
 static int
-ui_run(int fd, const char *nick)
+ui_run(int fd, const char *nick, int crlf)
 {
 	struct ui u;
 
 	memset(&u, 0, sizeof(u));
 	the_ui = &u;
+	u.crlf = crlf;
 	u.color = ui_color();
 	u.vis = xmalloc(CHATLINE_VISLEN(LINE_MAX_IN));
 	frame_dec_init(&u.dec, FRAME_LINE, LINE_MAX_IN);
@@ -161,7 +163,7 @@ ui_run(int fd, const char *nick)
 	if (nick != NULL) {
 		conn_write(u.sock, "/nick ", 6);
 		conn_write(u.sock, nick, strlen(nick));
-		conn_write(u.sock, "\n", 1);
+		conn_write(u.sock, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
 	}
 	rl_callback_handler_install(PROMPT, ui_line);
 	if (loop_add(u.loop, STDIN_FILENO, LOOP_READ, ui_tty, &u) == -1 ||
@@ -197,27 +199,30 @@ write_all(int fd, const char *s, size_t len)
 /*
  * Be a member of the chat room on the connected socket fd as nick (NULL:
  * none sent): on a terminal, a line editor that shows incoming lines
- * above the line being typed; otherwise a plain line filter.  Return the
+ * above the line being typed; otherwise a plain line filter.  With crlf
+ * (-C) each line goes with CR LF.  Return the
  * exit status: 0 when the room closes, 1 when the connection is lost or
  * on a failure (reported on stderr).
  */
 int
-chatui_run(int fd, const char *nick, int verbose)
+chatui_run(int fd, const char *nick, int verbose, int crlf)
 {
 	/* A room that closed takes no more lines, whatever stdin is. */
 	struct pump_opts po = { .idle_ms = -1, .linger_ms = -1,
 	    .eof_ends = 1, .peer = "room", .in_name = "standard input" };
-	char line[NICK_MAX + 8];
+	char line[NICK_MAX + 16];
 
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
-		return ui_run(fd, nick);
+		return ui_run(fd, nick, crlf);
 	/* A filter for bots and scripts: lines in, lines out, no escapes. */
 	if (nick != NULL) {
-		snprintf(line, sizeof(line), "/nick %s\n", nick);
+		snprintf(line, sizeof(line), "/nick %s%s", nick,
+		    crlf ? "\r\n" : "\n");
 		if (write_all(fd, line, strlen(line)) == -1) {
 			warn("write");
 			return 1;
 		}
 	}
+	po.crlf = crlf;
 	return pump_session(fd, &po, verbose);
 }

@@ -47,11 +47,17 @@ OPTS_HELP
 "      --max-queue SIZE drop a member with more queued (default 1M)\n"
 "      --max-line SIZE  cut longer lines (default 8K)\n"
 "      --max-memory SIZE  all members' queues and input together; past it\n"
-"                       the member holding the most is dropped (default 64M)\n";
+"                       the member holding the most is dropped (default 64M)\n"
+OPTS_HELP_CRLF
+OPTS_HELP_TCP
+"      --log json       host: -v join and leave events as JSON lines\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
 	{ "auth-key",		required_argument,	NULL,	OPT_AUTH_KEY },
+	OPTS_LONG_TCP,
+	OPTS_LONG_CRLF,
+	{ "log",		required_argument,	NULL,	OPT_LOG },
 	{ "listen",		no_argument,		NULL,	'l' },
 	{ "nick",		required_argument,	NULL,	OPT_NICK },
 	{ "history",		required_argument,	NULL,	OPT_HISTORY },
@@ -84,10 +90,10 @@ parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
 {
 	int ch, room_only = 0;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "l", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Cl", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg)) {
-			room_only |= ch == OPT_PORT_FILE;
+			room_only |= ch == OPT_PORT_FILE || ch == OPT_LOG;
 			continue;
 		}
 		room_only |= ch >= OPT_HISTORY;
@@ -146,6 +152,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 		cmd_usage_error(SYNOPSIS);
 	sko.family = o->family;
 	sko.numeric = o->numeric;
+	sko.tune = o->tune;
 	lim = fd_limit_raise();
 	if ((nfd = sock_listen(addr, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
@@ -160,6 +167,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	ro->idle_ms = o->timeout_ms;
 	ro->key = o->key;
 	ro->keylen = o->keylen;
+	ro->log_json = o->log_json;
 	rv = room_run(fds, nfd, ro);
 	auth_key_free(o->key, o->keylen);
 	return rv;
@@ -198,6 +206,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	so.numeric = o->numeric;
 	so.verbose = o->verbose;
 	so.timeout_ms = o->timeout_ms;
+	so.tune = o->tune;
 	if ((fd = sock_connect(argv[0], port, &so, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o->verbose > 0)
@@ -212,7 +221,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 			errx(1, "%s", errstr);
 	}
 	return chatui_run(fd, nick != NULL ? nick : login_nick(),
-	    o->verbose);
+	    o->verbose, o->crlf);
 }
 
 int

@@ -206,7 +206,8 @@ cmd_tcp_connect(int argc, char *argv[])
 		err(1, "hexdump %s: %s", o.hexdump, errstr);
 	if (prog.argv != NULL || prog.sh_cmd != NULL) {
 		po.linger_ms = -1;
-		rv = pump_exec(fd, prog.argv, prog.sh_cmd, &po, o.verbose);
+		rv = pump_exec(fd, prog.argv, prog.sh_cmd, &po, o.verbose,
+		    NULL);
 	} else
 		rv = pump_session(fd, &po, o.verbose);
 	hexdump_close(po.hexdump);

@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "frame.h"
 #include "hexdump.h"
+#include "log.h"
 #include "opts.h"
 #include "pump.h"
 #include "server.h"
@@ -168,6 +169,25 @@ check(const struct opts *o, const struct serve_opts *so)
 		errx(2, "cannot use --tag without --frame line or len32");
 }
 
+/* Run the one connection's session, its end logged as --log json says. */
+static int
+session_logged(int fd, const struct pump_opts *po, const char *name)
+{
+	struct pump_stats st;
+	const char *errstr;
+	int rv;
+
+	if ((rv = pump_run(fd, STDIN_FILENO, STDOUT_FILENO, po, &st,
+	    &errstr)) == -1)
+		warnx("%s", errstr);
+	log_json(&(struct log_event){ .event = "close", .peer = name,
+	    .reason = rv == -1 ? errstr : "closed", .counts = 1,
+	    .sent = st.sent, .rcvd = st.rcvd, .ms = st.end_ms - st.start_ms,
+	    .status = -1 });
+	close(fd);
+	return rv == -1 ? 1 : 0;
+}
+
 /*
  * One connection, plain or framed, goes through the stream core and its
  * splice fast path, once the handshake (--auth-key) has succeeded.
@@ -180,7 +200,7 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	const char *errstr;
-	char peer[ADDR_STRLEN];
+	char peer[ADDR_STRLEN], name[ADDR_STRLEN];
 	int fd, i;
 
 	fd = sock_accept(fds, nfd, o->timeout_ms, &ss, &sslen, &so->acl,
@@ -193,7 +213,11 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
 	addr_fmt_words((struct sockaddr *)&ss, sslen, peer, sizeof(peer));
-	if (o->verbose > 0)
+	addr_fmt((struct sockaddr *)&ss, sslen, name, sizeof(name));
+	if (so->log_json)
+		log_json(&(struct log_event){ .event = "open", .peer = name,
+		    .status = -1 });
+	else if (o->verbose > 0)
 		warnx("connection from %s", peer);
 	if (o->key != NULL) {
 		if (auth_handshake(fd, AUTH_SERVER, o->key, o->keylen,
@@ -214,6 +238,8 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	po.keep_sending = so->keep_sending;
 	po.crlf = so->crlf;
 	po.hexdump = so->hexdump;
+	if (so->log_json)
+		return session_logged(fd, &po, name);
 	return pump_session(fd, &po, o->verbose);
 }
 

@@ -290,6 +290,7 @@ conn_flush(struct conn *c)
 		c->last = loop_now(c->loop);
 		if (c->hd != NULL)
 			dump_iov(c, iov, w);
+		c->nout += w;
 		conn_drop(c, w);
 	}
 	if (c->head == NULL && c->close_drained) {
@@ -320,6 +321,7 @@ conn_read(struct conn *c)
 			if (c->hd != NULL)
 				hexdump_write(c->hd, HEXDUMP_IN, c->name,
 				    &c->dumped[1], rbuf, n);
+			c->nin += n;
 			c->cb->data(c, rbuf, n);
 			/*
 			 * A blocking fd (stdin) is read once a wakeup, and so

@@ -90,6 +90,7 @@ struct conn {
 	int64_t		 born;		/* accepted, loop clock */
 	const struct conn_cb *cb;
 	void		*arg;		/* the owner's */
+	uint64_t	 nin, nout;	/* bytes read, written */
 	struct hexdump	*hd;		/* --hexdump, or NULL */
 	uint64_t	 dumped[2];	/* --hexdump: bytes out, in */
 };

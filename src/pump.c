@@ -968,6 +968,7 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 	}
 	st->sent = p.up.bytes;
 	st->end_ms = now_ms();
+	st->err = rv == -1 ? pump_msg : NULL;
 	if (po->progress)
 		progress(st, 1);
 	if (p.discard && p.down.to != -1)
@@ -1043,21 +1044,23 @@ child_exec(char **argv, const char *sh_cmd, int in, int out)
  * its bytes to and from sock through the stream core, so that its exit
  * is a half-close after everything it wrote, never a reset that loses
  * the end of its output.  Close sock; return the program's exit status,
- * or 1 if the connection failed.
+ * or 1 if the connection failed; fill in *stp unless it is NULL.
  */
 int
 pump_exec(int sock, char **argv, const char *sh_cmd,
-    const struct pump_opts *opts, int verbose)
+    const struct pump_opts *opts, int verbose, struct pump_stats *stp)
 {
 	struct pump_opts po = *opts;
-	struct pump_stats st;
+	struct pump_stats st0, *st = stp != NULL ? stp : &st0;
 	const char *errstr, *peer = po.peer;
 	int in[2], out[2], status = 0, rv;
 	pid_t pid;
 
+	memset(st, 0, sizeof(*st));
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    (pid = fork()) == -1) {
 		warn("%s: run program", peer);
+		st->err = "cannot run the program";
 		close(sock);
 		return 1;
 	}
@@ -1069,7 +1072,7 @@ pump_exec(int sock, char **argv, const char *sh_cmd,
 	close(out[1]);
 	po.in_name = "the program's output";
 	po.crlf = 0;
-	if ((rv = pump_run(sock, out[0], in[1], &po, &st, &errstr)) == -1)
+	if ((rv = pump_run(sock, out[0], in[1], &po, st, &errstr)) == -1)
 		warnx("%s", errstr);
 	close(sock);
 	close(out[0]);

@@ -35,12 +35,14 @@ struct pump_opts {
 struct pump_stats {
 	uint64_t	 sent, rcvd;
 	int64_t		 start_ms, end_ms;
+	const char	*err;		/* what went wrong, or NULL */
 };
 
 int	pump_run(int, int, int, const struct pump_opts *, struct pump_stats *,
 	    const char **);
 void	pump_report(const struct pump_stats *);
 int	pump_session(int, const struct pump_opts *, int);
-int	pump_exec(int, char **, const char *, const struct pump_opts *, int);
+int	pump_exec(int, char **, const char *, const struct pump_opts *, int,
+	    struct pump_stats *);
 
 #endif

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "frame.h"
+#include "log.h"
 #include "loop.h"
 #include "pump.h"
 #include "server.h"
@@ -66,6 +67,25 @@ say(const struct server *s, const char *fmt, const char *name)
 {
 	if (s->so->verbose > 0)
 		warnx(fmt, name);
+}
+
+/*
+ * A connection event: with --log json one JSON line, else with -v the
+ * text line ("connection from HOST:PORT", "HOST:PORT: why").
+ */
+static void
+server_log(const struct server *s, const char *event, const char *name,
+    const char *why)
+{
+	struct log_event e = { .event = event, .peer = name, .reason = why,
+	    .status = -1 };
+
+	if (s->so->log_json)
+		log_json(&e);
+	else if (strcmp(event, "open") == 0)
+		say(s, "connection from %s", name);
+	else if (s->so->verbose > 0)
+		warnx("%s: %s", name, why);
 }
 
 static void
@@ -286,7 +306,12 @@ client_closed(struct conn *c, const char *why)
 	TAILQ_REMOVE(&s->clients, c, entry);
 	if (cl->live && --s->nlive == 0 && s->in != NULL)
 		conn_pause(s->in, 1);
-	if ((why != NULL && !s->so->keep) || s->so->verbose > 0)
+	if (s->so->log_json)
+		log_json(&(struct log_event){ .event = "close", .peer = c->name,
+		    .reason = why != NULL ? why : "closed", .counts = 1,
+		    .sent = c->nout, .rcvd = c->nin,
+		    .ms = loop_now(c->loop) - c->born, .status = -1 });
+	else if ((why != NULL && !s->so->keep) || s->so->verbose > 0)
 		warnx("%s: %s", c->name, why != NULL ? why : "closed");
 	frame_dec_free(&cl->dec);
 	free(cl->auth);
@@ -415,24 +440,34 @@ static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
  * stream core (pump_exec).  Return its exit status, or 1.
  */
 static int
-exec_session(const struct serve_opts *so, int fd, const char *peer)
+exec_session(const struct serve_opts *so, int fd, const char *peer,
+    const char *name)
 {
 	struct pump_opts po = { .idle_ms = so->idle_ms, .linger_ms = -1 };
+	struct pump_stats st;
+	int rv;
 
 	po.peer = peer;
 	po.hexdump = so->hexdump;
-	return pump_exec(fd, so->exec_argv, so->sh_cmd, &po, so->verbose);
+	rv = pump_exec(fd, so->exec_argv, so->sh_cmd, &po, so->verbose, &st);
+	if (so->log_json)
+		log_json(&(struct log_event){ .event = "close", .peer = name,
+		    .reason = st.err != NULL ? st.err : "closed", .counts = 1,
+		    .sent = st.sent, .rcvd = st.rcvd,
+		    .ms = st.end_ms - st.start_ms, .status = rv });
+	return rv;
 }
 
 static void
 spawn(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 {
-	char peer[ADDR_STRLEN];
+	char peer[ADDR_STRLEN], name[ADDR_STRLEN];
 	sigset_t none;
 	pid_t pid;
 	int i;
 
 	addr_fmt_words(sa, len, peer, sizeof(peer));
+	addr_fmt(sa, len, name, sizeof(name));
 	if ((pid = fork()) == -1) {
 		warn("fork for %s", peer);
 		close(fd);
@@ -444,13 +479,13 @@ spawn(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 		/* Not loop_del(): the epoll set is the parent's too. */
 		for (i = 0; i < s->nlfd; i++)
 			close(s->lfds[i]);
-		_exit(exec_session(s->so, fd, peer));
+		_exit(exec_session(s->so, fd, peer, name));
 	}
 	close(fd);
 	s->nconns++;
 	s->kids = xreallocarray(s->kids, s->nkids + 1, sizeof(*s->kids));
 	s->kids[s->nkids++] = pid;
-	if (s->so->verbose > 0)
+	if (s->so->verbose > 0 && !s->so->log_json)
 		warnx("%s: started process %ld", peer, (long)pid);
 }
 
@@ -504,7 +539,9 @@ reap(struct loop *l, int fd, int ready, void *arg)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		s->nconns--;
 		forget_kid(s, pid);
-		if (s->so->verbose > 0 && WIFEXITED(status))
+		if (s->so->log_json)
+			;
+		else if (s->so->verbose > 0 && WIFEXITED(status))
 			warnx("process %ld exited %d", (long)pid,
 			    WEXITSTATUS(status));
 		else if (s->so->verbose > 0 && WIFSIGNALED(status))
@@ -565,12 +602,11 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	addr_fmt(sa, len, name, sizeof(name));
 	if ((why = acl_refuses(&s->so->acl, sa, s->nconns,
 	    s->so->max_conns)) != NULL) {
-		if (s->so->verbose > 0)
-			warnx("%s: %s", name, why);
+		server_log(s, "refused", name, why);
 		close(fd);
 		return;
 	}
-	say(s, "connection from %s", name);
+	server_log(s, "open", name, NULL);
 	if (!s->so->keep)
 		stop_listening(s);
 	if (s->so->exec_argv != NULL || s->so->sh_cmd != NULL)

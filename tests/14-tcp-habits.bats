@@ -230,3 +230,54 @@ while len(b) < 9:
 sys.stdout.write(repr(b))' "$PORT" >"$T/got"
 	[ "$(cat "$T/got")" = "b'x\\r\\ny\\r\\nz\\r\\n'" ]
 }
+
+# --- --log json ---------------------------------------------------------
+
+# jsonlog FILE: the --log json events of FILE, checked, one line each.
+jsonlog() {
+	"$PYTHON" "$PEERS/jsonlog.py" "$1"
+}
+
+@test "tcp-serve: --log json writes open and close as JSON lines with bytes" {
+	printf 'hi\n' >"$T/in"
+	IN=$T/in start_server "$T/out" tcp-serve --log json 127.0.0.1 0
+	[ "$(client 127.0.0.1 "$PORT" sendclose "abcd")" = "hi" ]
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	run -0 jsonlog "$T/out.err"
+	[ "$output" = $'open 127.0.0.1 - - - - -\nclose 127.0.0.1 3 4 closed - -' ]
+}
+
+@test "tcp-serve -k --echo: --log json logs each client's close with its bytes" {
+	start_server "$T/out" tcp-serve -k --echo --log json 127.0.0.1 0
+	[ "$(client 127.0.0.1 "$PORT" sendclose "one")" = "one" ]
+	[ "$(client 127.0.0.1 "$PORT" sendclose "three")" = "three" ]
+	wait_grep '"sent":5' "$T/out.err"
+	run -0 jsonlog "$T/out.err"
+	[ "$output" = "open 127.0.0.1 - - - - -
+close 127.0.0.1 3 3 closed - -
+open 127.0.0.1 - - - - -
+close 127.0.0.1 5 5 closed - -" ]
+}
+
+@test "tcp-serve -k --exec: --log json logs the program's bytes and status" {
+	start_server "$T/out" tcp-serve -k --log json -c 'tr a-z A-Z; exit 4' \
+	    127.0.0.1 0
+	[ "$(client 127.0.0.1 "$PORT" sendclose "abc")" = "ABC" ]
+	wait_grep '"event":"close"' "$T/out.err"
+	run -0 jsonlog "$T/out.err"
+	[ "$output" = $'open 127.0.0.1 - - - - -\nclose 127.0.0.1 3 3 closed 4 -' ]
+}
+
+@test "tcp-serve -k: --log json logs a client the access list refuses" {
+	start_server "$T/out" tcp-serve -k --echo --deny 127.0.0.0/8 --log json \
+	    127.0.0.1 0
+	client 127.0.0.1 "$PORT" sendclose "x" >/dev/null || true
+	wait_grep '"event":"refused"' "$T/out.err"
+	run -0 jsonlog "$T/out.err"
+	[ "$output" = "refused 127.0.0.1 - - refused by the access list - -" ]
+}
+
+@test "tcp-serve: --log with another format than json is a usage error" {
+	run -2 --separate-stderr "$SK" tcp-serve --log text 127.0.0.1 0
+	[[ $stderr == *"log text: unknown format (json)"* ]]
+}
