@@ -208,6 +208,7 @@ cmd_tcp_connect(int argc, char *argv[])
 		po.linger_ms = -1;
 		rv = pump_exec(fd, prog.argv, prog.sh_cmd, &po, o.verbose,
 		    NULL);
+		opts_free_argv(prog.argv);
 	} else
 		rv = pump_session(fd, &po, o.verbose);
 	hexdump_close(po.hexdump);

@@ -294,5 +294,6 @@ cmd_tcp_serve(int argc, char *argv[])
 	}
 	auth_key_free(o.key, o.keylen);
 	hexdump_close(so.hexdump);
+	opts_free_argv(so.exec_argv);
 	return rv;
 }

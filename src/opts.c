@@ -275,6 +275,9 @@ opts_split_argv(const char *prog)
 	char **av = NULL, *s, *p, *tok;
 	size_t n = 0;
 
+	/* The first word starts the copy, so that freeing it frees all. */
+	while (*prog == ' ')
+		prog++;
 	p = s = xstrdup(prog);
 	while ((tok = strsep(&p, " ")) != NULL) {
 		if (*tok == '\0')
@@ -286,4 +289,14 @@ opts_split_argv(const char *prog)
 		errx(2, "exec: empty command");
 	av[n] = NULL;
 	return av;
+}
+
+/* Free an argv from opts_split_argv(); NULL is none. */
+void
+opts_free_argv(char **av)
+{
+	if (av == NULL)
+		return;
+	free(av[0]);
+	free(av);
 }

@@ -115,5 +115,6 @@ int	 opts_server_args(int, char *[], const struct opts *, const char *,
 long long opts_number(const char *, long long, long long, const char *);
 void	 opts_acl(struct acl *, int, const char *);
 char	**opts_split_argv(const char *);
+void	 opts_free_argv(char **);
 
 #endif
