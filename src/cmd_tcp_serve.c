@@ -204,7 +204,7 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	int fd, i;
 
 	fd = sock_accept(fds, nfd, o->timeout_ms, &ss, &sslen, &so->acl,
-	    o->verbose, &errstr);
+	    so->log_json ? SOCK_LOG_JSON : o->verbose, &errstr);
 	if (fd == -1 && errno == ETIMEDOUT)
 		errx(1, "%s", errstr);
 	if (fd == -1)

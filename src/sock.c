@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 #include "sock.h"
 #include "util.h"
 
@@ -449,16 +450,31 @@ sock_listen(const char *host, const char *port, const struct sockopts *so,
 	return n;
 }
 
+/* Log a client the access list refused: as text with -v, or as JSON. */
+static void
+refused(const struct sockaddr_storage *ss, socklen_t len, int verbose)
+{
+	static const char why[] = "refused by the access list";
+	char name[ADDR_STRLEN];
+
+	addr_fmt((const struct sockaddr *)ss, len, name, sizeof(name));
+	if (verbose == SOCK_LOG_JSON)
+		log_json(&(struct log_event){ .event = "refused",
+		    .peer = name, .reason = why, .status = -1 });
+	else if (verbose > 0)
+		warnx("%s: %s", name, why);
+}
+
 /*
  * Wait up to ms (-1: forever) for a connection on any of the n listening
  * sockets that acl lets in, and accept it; return the non-blocking
- * socket or -1.  Refused clients are closed (and logged with -v).
+ * socket or -1.  Refused clients are closed (and logged with -v, or
+ * with verbose SOCK_LOG_JSON as --log json).
  */
 int
 sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
     socklen_t *len, const struct acl *acl, int verbose, const char **errstr)
 {
-	char name[ADDR_STRLEN];
 	struct pollfd pfd[SOCK_MAXLISTEN];
 	int i, fd, r;
 
@@ -488,10 +504,7 @@ sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
 			    (struct sockaddr *)ss))
 				return fd;
 			if (fd != -1) {
-				if (verbose > 0)
-					warnx("%s: refused by the access list",
-					    addr_fmt((struct sockaddr *)ss,
-					    *len, name, sizeof(name)));
+				refused(ss, *len, verbose);
 				close(fd);
 				continue;
 			}

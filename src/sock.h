@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #define SOCK_MAXLISTEN	8
+#define SOCK_LOG_JSON	(-2)	/* sock_accept: refusals as --log json */
 
 /* TCP socket options: --keepalive[=IDLE[,INTVL,CNT]] and --nodelay. */
 struct sock_tune {

@@ -281,3 +281,15 @@ close 127.0.0.1 5 5 closed - -" ]
 	run -2 --separate-stderr "$SK" tcp-serve --log text 127.0.0.1 0
 	[[ $stderr == *"log text: unknown format (json)"* ]]
 }
+
+@test "tcp-serve: one connection: --log json logs a client the access list refuses" {
+	mkfifo "$T/fifo"
+	IN=rw:$T/fifo start_server "$T/out" tcp-serve --log json \
+	    --allow 127.0.0.2/32 127.0.0.1 0
+	exec 5<>"$T/fifo"
+	client 127.0.0.1 "$PORT" sendclose "x" >/dev/null || true
+	wait_grep '"event":"refused"' "$T/out.err"
+	exec 5>&-
+	run -0 jsonlog "$T/out.err"
+	[ "$output" = "refused 127.0.0.1 - - refused by the access list - -" ]
+}
