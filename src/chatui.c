@@ -37,6 +37,8 @@ struct ui {
 	char		*vis;
 	int		 edit;		/* libedit, not a filter */
 	int		 color;
+	int		 crlf;		/* -C: lines end in CR LF */
+	int		 lastcr;	/* -C: the last byte sent was CR */
 	int		 status;
 	int		 in_poll;	/* stdin is in the loop, not polled */
 	int		 in_wait;	/* stdin paused: the room is behind */
@@ -168,6 +170,7 @@ static void
 ui_in_read(struct ui *u)
 {
 	char buf[16 * 1024];
+	unsigned char crbuf[2 * sizeof(buf)];
 	ssize_t n;
 
 	if (u->in_wait || u->in_done || u->sock == NULL)
@@ -187,7 +190,11 @@ ui_in_read(struct ui *u)
 		return;
 	}
 	u->st.sent += n;
-	conn_write(u->sock, buf, n);
+	if (u->crlf) {
+		n = frame_crlf((unsigned char *)buf, n, crbuf, &u->lastcr);
+		conn_write(u->sock, crbuf, n);
+	} else
+		conn_write(u->sock, buf, n);
 	if (u->sock->queued > IN_QUEUE_MAX)
 		ui_in_pause(u);
 	else if (u->in_poll)
@@ -220,7 +227,7 @@ ui_line(char *line)
 		add_history(line);
 	if (u->sock != NULL) {
 		conn_write(u->sock, line, strlen(line));
-		conn_write(u->sock, "\n", 1);
+		conn_write(u->sock, u->crlf ? "\r\n" : "\n", u->crlf ? 2 : 1);
 	}
 	free(line);
 	/*
@@ -257,13 +264,14 @@ ui_color(void)
  * status (1 on a failure, told).
  */
 static int
-ui_run(int fd, const char *nick, int edit, int verbose)
+ui_run(int fd, const char *nick, int edit, int verbose, int crlf)
 {
 	struct ui u;
 
 	memset(&u, 0, sizeof(u));
 	the_ui = &u;
 	u.edit = edit;
+	u.crlf = crlf;
 	u.color = ui_color();
 	u.vis = xmalloc(CHATLINE_VISLEN(LINE_MAX_IN));
 	frame_dec_init(&u.dec, FRAME_LINE, LINE_MAX_IN);
@@ -279,7 +287,7 @@ ui_run(int fd, const char *nick, int edit, int verbose)
 	if (nick != NULL) {
 		conn_write(u.sock, "/nick ", 6);
 		conn_write(u.sock, nick, strlen(nick));
-		conn_write(u.sock, "\n", 1);
+		conn_write(u.sock, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
 	}
 	if (!edit) {
 		u.st.start_ms = now_ms();
@@ -329,26 +337,30 @@ write_all(int fd, const char *s, size_t len)
  * none sent): on a terminal, a line editor that shows incoming lines
  * above the line being typed; otherwise a plain line filter, which
  * makes control characters visible when its output is a terminal.
- * Return the exit status: 0 when the room closes, 1 when the connection
- * is lost or on a failure (reported on stderr).
+ * With crlf (-C) each line goes with CR LF.  Return the exit status: 0
+ * when the room closes, 1 when the connection is lost or on a failure
+ * (reported on stderr).
  */
 int
-chatui_run(int fd, const char *nick, int verbose)
+chatui_run(int fd, const char *nick, int verbose, int crlf)
 {
 	/* A room that closed takes no more lines, whatever stdin is. */
 	struct pump_opts po = { .idle_ms = -1, .linger_ms = -1,
 	    .eof_ends = 1, .peer = "room", .in_name = "standard input" };
-	char line[NICK_MAX + 8];
+	char line[NICK_MAX + 16];
 
 	if (isatty(STDOUT_FILENO))
-		return ui_run(fd, nick, isatty(STDIN_FILENO), verbose);
+		return ui_run(fd, nick, isatty(STDIN_FILENO), verbose,
+		    crlf);
 	/* A filter for bots and scripts: lines in, lines out, no escapes. */
 	if (nick != NULL) {
-		snprintf(line, sizeof(line), "/nick %s\n", nick);
+		snprintf(line, sizeof(line), "/nick %s%s", nick,
+		    crlf ? "\r\n" : "\n");
 		if (write_all(fd, line, strlen(line)) == -1) {
 			warn("write");
 			return 1;
 		}
 	}
+	po.crlf = crlf;
 	return pump_session(fd, &po, verbose);
 }

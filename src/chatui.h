@@ -8,6 +8,6 @@
  * exit status: 0 when the room closes, 1 when the connection is lost or
  * on a failure (reported on stderr).
  */
-int	chatui_run(int, const char *, int);
+int	chatui_run(int, const char *, int, int);
 
 #endif

@@ -51,12 +51,18 @@ OPTS_HELP_SERVER
 "      --max-queue SIZE drop a member with more queued (default 1M)\n"
 "      --max-line SIZE  cut longer lines (default 8K)\n"
 "      --max-memory SIZE  all members' queues and input together; past it\n"
-"                       the member holding the most is dropped (default 64M)\n";
+"                       the member holding the most is dropped (default 64M)\n"
+OPTS_HELP_CRLF
+OPTS_HELP_TCP
+"      --log json       host: -v join and leave events as JSON lines\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_SERVER,
 	{ "auth-key",		required_argument,	NULL,	OPT_AUTH_KEY },
+	OPTS_LONG_TCP,
+	OPTS_LONG_CRLF,
+	{ "log",		required_argument,	NULL,	OPT_LOG },
 	{ "listen",		no_argument,		NULL,	'l' },
 	{ "nick",		required_argument,	NULL,	OPT_NICK },
 	{ "history",		required_argument,	NULL,	OPT_HISTORY },
@@ -89,10 +95,10 @@ parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
 {
 	int ch, room_only = 0;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "l", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Cl", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg)) {
-			room_only |= ch == OPT_PORT_FILE;
+			room_only |= ch == OPT_PORT_FILE || ch == OPT_LOG;
 			continue;
 		}
 		room_only |= ch >= OPT_HISTORY;
@@ -153,6 +159,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 		    ro->nick);
 	sko.family = o->family;
 	sko.numeric = o->numeric;
+	sko.tune = o->tune;
 	lim = fd_limit_raise();
 	if ((nfd = sock_listen(addr, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
@@ -167,6 +174,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	ro->idle_ms = o->timeout_ms;
 	ro->key = o->key;
 	ro->keylen = o->keylen;
+	ro->log_json = o->log_json;
 	rv = room_run(fds, nfd, ro);
 	auth_key_free(o->key, o->keylen);
 	return rv;
@@ -205,6 +213,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	so.numeric = o->numeric;
 	so.verbose = o->verbose;
 	so.timeout_ms = o->timeout_ms;
+	so.tune = o->tune;
 	if ((fd = sock_connect(argv[0], port, &so, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o->verbose > 0)
@@ -219,7 +228,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 			errx(1, "%s", errstr);
 	}
 	return chatui_run(fd, nick != NULL ? nick : login_nick(),
-	    o->verbose);
+	    o->verbose, o->crlf);
 }
 
 int

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "cmd.h"
 #include "frame.h"
+#include "hexdump.h"
 #include "opts.h"
 #include "pump.h"
 #include "scan.h"
@@ -40,12 +41,22 @@ OPTS_HELP_STREAM
 "      --send-only      only send stdin; ignore the peer's data\n"
 "      --recv-only      only receive; do not read stdin\n"
 "      --no-shutdown    at stdin EOF keep the write side open\n"
-"      --keep-sending   after the peer's EOF keep sending stdin\n";
+"      --keep-sending   after the peer's EOF keep sending stdin\n"
+"  -e, --exec PROG      run PROG (split on spaces) on the connection\n"
+"  -c, --sh-exec CMD    run /bin/sh -c CMD on the connection\n"
+OPTS_HELP_CRLF
+OPTS_HELP_HEXDUMP
+OPTS_HELP_TCP;
 
 static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_PROGRESS,
 	OPTS_LONG_STREAM,
+	OPTS_LONG_TCP,
+	OPTS_LONG_HEXDUMP,
+	OPTS_LONG_CRLF,
+	{ "exec",		required_argument,	NULL,	'e' },
+	{ "sh-exec",		required_argument,	NULL,	'c' },
 	{ "source",		required_argument,	NULL,	's' },
 	{ "source-port",	required_argument,	NULL,	'p' },
 	{ "scan",		no_argument,		NULL,	'z' },
@@ -57,18 +68,30 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL,	0 }
 };
 
+/* What -e and -c ask to run on the connection. */
+struct prog {
+	char		**argv;
+	const char	*sh_cmd;
+};
+
 static void
 parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
-    struct pump_opts *po, int *scan)
+    struct pump_opts *po, int *scan, struct prog *prog)
 {
 	const char *errstr;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Pp:s:z", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "CPc:e:p:s:z", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
 			continue;
 		switch (ch) {
+		case 'c':
+			prog->sh_cmd = optarg;
+			break;
+		case 'e':
+			prog->argv = opts_split_argv(optarg);
+			break;
 		case 'h':
 			cmd_help(SYNOPSIS, help);
 		case 'p':
@@ -105,18 +128,37 @@ parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
 	}
 }
 
+/* -e and -c run a program in place of stdin and stdout. */
+static void
+check_prog(const struct opts *o, const struct pump_opts *po,
+    const struct prog *prog, int scan)
+{
+	if (prog->argv == NULL && prog->sh_cmd == NULL)
+		return;
+	if (prog->argv != NULL && prog->sh_cmd != NULL)
+		errx(2, "cannot use --exec with --sh-exec");
+	if (scan || o->frame_set || o->key != NULL || o->crlf)
+		errx(2, "cannot use --scan, --frame, --auth-key or --crlf "
+		    "with --exec");
+	if (po->send_only || po->recv_only || po->no_shutdown ||
+	    po->keep_sending)
+		errx(2, "cannot use --send-only, --recv-only, --no-shutdown "
+		    "or --keep-sending with --exec");
+}
+
 int
 cmd_tcp_connect(int argc, char *argv[])
 {
 	struct opts o;
 	struct sockopts so = { .socktype = SOCK_STREAM };
 	struct pump_opts po = { 0 };
+	struct prog prog = { NULL, NULL };
 	const char *errstr, *host, *port;
 	char peer[160];
 	int fd, rv, scan = 0;
 
 	opts_init(&o);
-	parse(argc, argv, &o, &so, &po, &scan);
+	parse(argc, argv, &o, &so, &po, &scan, &prog);
 	argc -= optind;
 	argv += optind;
 	opts_args(SYNOPSIS, argc, argv, o.family == AF_UNIX ? "PATH" :
@@ -125,12 +167,14 @@ cmd_tcp_connect(int argc, char *argv[])
 		errx(2, "cannot use --send-only with --recv-only");
 	if (scan && o.family == AF_UNIX)
 		errx(2, "cannot use --scan with --unix");
+	check_prog(&o, &po, &prog, scan);
 	host = argv[0];
 	port = o.family == AF_UNIX ? NULL : argv[1];
 	so.family = o.family;
 	so.numeric = o.numeric;
 	so.verbose = o.verbose;
 	so.timeout_ms = o.timeout_ms;
+	so.tune = o.tune;
 	if (scan) {
 		auth_key_free(o.key, o.keylen);
 		return scan_ports(host, port, &so);
@@ -160,5 +204,17 @@ cmd_tcp_connect(int argc, char *argv[])
 	po.frame = o.frame;
 	po.max_frame = o.max_frame;
 	po.progress = o.progress && isatty(STDERR_FILENO);
-	return pump_session(fd, &po, o.verbose);
+	po.crlf = o.crlf;
+	if (o.hexdump != NULL &&
+	    (po.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
+		err(1, "hexdump %s: %s", o.hexdump, errstr);
+	if (prog.argv != NULL || prog.sh_cmd != NULL) {
+		po.linger_ms = -1;
+		rv = pump_exec(fd, prog.argv, prog.sh_cmd, &po, o.verbose,
+		    NULL);
+		opts_free_argv(prog.argv);
+	} else
+		rv = pump_session(fd, &po, o.verbose);
+	hexdump_close(po.hexdump);
+	return rv;
 }

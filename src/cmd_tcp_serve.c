@@ -12,6 +12,8 @@
 #include "auth.h"
 #include "cmd.h"
 #include "frame.h"
+#include "hexdump.h"
+#include "log.h"
 #include "opts.h"
 #include "pump.h"
 #include "server.h"
@@ -59,13 +61,21 @@ OPTS_HELP_STREAM
 "      --send-only      only send stdin; ignore the peer's data\n"
 "      --recv-only      only receive; do not read stdin\n"
 "      --no-shutdown    at stdin EOF keep the write side open\n"
-"      --keep-sending   after the peer's EOF keep sending stdin\n";
+"      --keep-sending   after the peer's EOF keep sending stdin\n"
+OPTS_HELP_CRLF
+OPTS_HELP_HEXDUMP
+OPTS_HELP_TCP
+"      --log json       -v connection events as JSON lines on stderr\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_PROGRESS,
 	OPTS_LONG_SERVER,
 	OPTS_LONG_STREAM,
+	OPTS_LONG_TCP,
+	OPTS_LONG_HEXDUMP,
+	OPTS_LONG_CRLF,
+	{ "log",		required_argument,	NULL,	OPT_LOG },
 	{ "keep-open",		no_argument,		NULL,	'k' },
 	{ "exec",		required_argument,	NULL,	'e' },
 	{ "sh-exec",		required_argument,	NULL,	'c' },
@@ -83,33 +93,13 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL,	0 }
 };
 
-/* Split PROG on spaces into an argv. */
-static char **
-split_argv(const char *prog)
-{
-	char **av = NULL, *s, *p, *tok;
-	size_t n = 0;
-
-	p = s = xstrdup(prog);
-	while ((tok = strsep(&p, " ")) != NULL) {
-		if (*tok == '\0')
-			continue;
-		av = xreallocarray(av, n + 2, sizeof(*av));
-		av[n++] = tok;
-	}
-	if (n == 0)
-		errx(2, "exec: empty command");
-	av[n] = NULL;
-	return av;
-}
-
 static void
 parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 {
 	const char *errstr;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, OPTS_SHORT "Pc:e:km:", longopts,
+	while ((ch = getopt_long(argc, argv, OPTS_SHORT "CPc:e:km:", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
 			continue;
@@ -118,7 +108,7 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 			so->sh_cmd = optarg;
 			break;
 		case 'e':
-			so->exec_argv = split_argv(optarg);
+			so->exec_argv = opts_split_argv(optarg);
 			break;
 		case 'h':
 			cmd_help(SYNOPSIS, help);
@@ -186,6 +176,25 @@ check(const struct opts *o, const struct serve_opts *so)
 		errx(2, "cannot use --tag without --frame line or len32");
 }
 
+/* Run the one connection's session, its end logged as --log json says. */
+static int
+session_logged(int fd, const struct pump_opts *po, const char *name)
+{
+	struct pump_stats st;
+	const char *errstr;
+	int rv;
+
+	if ((rv = pump_run(fd, STDIN_FILENO, STDOUT_FILENO, po, &st,
+	    &errstr)) == -1)
+		warnx("%s", errstr);
+	log_json(&(struct log_event){ .event = "close", .peer = name,
+	    .reason = rv == -1 ? errstr : "closed", .counts = 1,
+	    .sent = st.sent, .rcvd = st.rcvd, .ms = st.end_ms - st.start_ms,
+	    .status = -1 });
+	close(fd);
+	return rv == -1 ? 1 : 0;
+}
+
 /*
  * One connection, plain or framed, goes through the stream core and its
  * splice fast path, once the handshake (--auth-key) has succeeded.
@@ -198,11 +207,11 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	const char *errstr;
-	char peer[ADDR_STRLEN];
+	char peer[ADDR_STRLEN], name[ADDR_STRLEN];
 	int fd, i;
 
 	fd = sock_accept(fds, nfd, o->timeout_ms, &ss, &sslen, &so->acl,
-	    o->verbose, &errstr);
+	    so->log_json ? SOCK_LOG_JSON : o->verbose, &errstr);
 	if (fd == -1 && errno == ETIMEDOUT)
 		errx(1, "%s", errstr);
 	if (fd == -1)
@@ -211,7 +220,11 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
 	addr_fmt_words((struct sockaddr *)&ss, sslen, peer, sizeof(peer));
-	if (o->verbose > 0)
+	addr_fmt((struct sockaddr *)&ss, sslen, name, sizeof(name));
+	if (so->log_json)
+		log_json(&(struct log_event){ .event = "open", .peer = name,
+		    .status = -1 });
+	else if (o->verbose > 0)
 		warnx("connection from %s", peer);
 	if (o->key != NULL) {
 		if (auth_handshake(fd, AUTH_SERVER, o->key, o->keylen,
@@ -230,6 +243,10 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	po.recv_only = so->recv_only;
 	po.no_shutdown = so->no_shutdown;
 	po.keep_sending = so->keep_sending;
+	po.crlf = so->crlf;
+	po.hexdump = so->hexdump;
+	if (so->log_json)
+		return session_logged(fd, &po, name);
 	return pump_session(fd, &po, o->verbose);
 }
 
@@ -253,6 +270,7 @@ cmd_tcp_serve(int argc, char *argv[])
 	check(&o, &so);
 	sko.family = o.family;
 	sko.numeric = o.numeric;
+	sko.tune = o.tune;
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
@@ -266,6 +284,11 @@ cmd_tcp_serve(int argc, char *argv[])
 	so.max_frame = o.max_frame;
 	so.key = o.key;
 	so.keylen = o.keylen;
+	so.crlf = o.crlf;
+	so.log_json = o.log_json;
+	if (o.hexdump != NULL &&
+	    (so.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
+		err(1, "hexdump %s: %s", o.hexdump, errstr);
 	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL)
 		rv = serve_one(fds, nfd, &o, &so);
 	else {
@@ -276,5 +299,7 @@ cmd_tcp_serve(int argc, char *argv[])
 			err(1, "%s", errstr);
 	}
 	auth_key_free(o.key, o.keylen);
+	hexdump_close(so.hexdump);
+	opts_free_argv(so.exec_argv);
 	return rv;
 }

@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "cmd.h"
 #include "frame.h"
+#include "hexdump.h"
 #include "opts.h"
 #include "sock.h"
 #include "udp.h"
@@ -35,11 +36,13 @@ OPTS_HELP_SERVER
 "      --show-sender    prefix each datagram with HOST:PORT of its sender\n"
 "      --echo           send each datagram back to its sender\n"
 "  -W, --count N        exit after N datagrams\n"
-"      --join GROUP     join multicast GROUP (GROUP%IFACE: on IFACE)\n";
+"      --join GROUP     join multicast GROUP (GROUP%IFACE: on IFACE)\n"
+OPTS_HELP_HEXDUMP;
 
 static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_SERVER,
+	OPTS_LONG_HEXDUMP,
 	{ "frame",		required_argument,	NULL,	OPT_FRAME },
 	{ "count",		required_argument,	NULL,	'W' },
 	{ "echo",		no_argument,		NULL,	OPT_ECHO },
@@ -160,7 +163,11 @@ cmd_udp_listen(int argc, char *argv[])
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	uo.verbose = o.verbose;
 	uo.idle_ms = o.timeout_ms;
+	if (o.hexdump != NULL &&
+	    (uo.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
+		err(1, "hexdump %s: %s", o.hexdump, errstr);
 	if ((rv = udp_run(fds, nfd, NULL, 0, &uo)) == -1)
 		err(1, "epoll");
+	hexdump_close(uo.hexdump);
 	return rv;
 }

@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "frame.h"
+#include "hexdump.h"
 #include "opts.h"
 #include "sock.h"
 #include "udp.h"
@@ -36,10 +37,12 @@ OPTS_HELP_DURATION
 "      --count N        send MESSAGE N times (0: until killed)\n"
 "  -r, --replies N      exit as soon as N replies have come\n"
 "      --ttl N          unicast and multicast hop limit\n"
-"      --show-sender    prefix each reply with its sender's HOST:PORT\n";
+"      --show-sender    prefix each reply with its sender's HOST:PORT\n"
+OPTS_HELP_HEXDUMP;
 
 static const struct option longopts[] = {
 	OPTS_LONG,
+	OPTS_LONG_HEXDUMP,
 	{ "frame",		required_argument,	NULL,	OPT_FRAME },
 	{ "broadcast",		no_argument,		NULL,	'b' },
 	{ "interval",		required_argument,	NULL,	'i' },
@@ -195,8 +198,12 @@ cmd_udp_send(int argc, char *argv[])
 	uo.peer = peer;
 	uo.verbose = o.verbose;
 	uo.idle_ms = o.timeout_ms >= 0 ? o.timeout_ms : UDP_IDLE_MS;
+	if (o.hexdump != NULL &&
+	    (uo.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
+		err(1, "hexdump %s: %s", o.hexdump, errstr);
 	if ((rv = udp_run(&fd, 1, (struct sockaddr *)&dst, dstlen, &uo)) == -1)
 		err(1, "epoll");
+	hexdump_close(uo.hexdump);
 	close(fd);
 	free(so.path);
 	free((char *)uo.message);

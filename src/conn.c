@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "hexdump.h"
 #include "loop.h"
 #include "util.h"
 
@@ -246,6 +247,26 @@ conn_drop(struct conn *c, size_t w)
 		c->tail = NULL;
 }
 
+/* --hexdump: dump the first w bytes that iov holds, as sent. */
+static void
+dump_iov(struct conn *c, const struct iovec *iov, size_t w)
+{
+	size_t k;
+
+	for (; w > 0; iov++, w -= k) {
+		k = MINIMUM(w, iov->iov_len);
+		hexdump_write(c->hd, HEXDUMP_OUT, c->name, &c->dumped[0],
+		    iov->iov_base, k);
+	}
+}
+
+/* Dump every byte c sends and receives to hd (NULL: none). */
+void
+conn_hexdump(struct conn *c, struct hexdump *hd)
+{
+	c->hd = hd;
+}
+
 /* Write what is queued; return -1 if that closed the connection. */
 static int
 conn_flush(struct conn *c)
@@ -270,6 +291,9 @@ conn_flush(struct conn *c)
 			return -1;
 		}
 		c->last = loop_now(c->loop);
+		if (c->hd != NULL)
+			dump_iov(c, iov, w);
+		c->nout += w;
 		conn_drop(c, w);
 	}
 	if (c->head == NULL && c->close_drained) {
@@ -297,6 +321,10 @@ conn_read(struct conn *c)
 	for (i = 0; i < READS && !c->paused && !c->eof && !c->dead; i++) {
 		if ((n = read(c->fd, rbuf, max)) > 0) {
 			c->last = loop_now(c->loop);
+			if (c->hd != NULL)
+				hexdump_write(c->hd, HEXDUMP_IN, c->name,
+				    &c->dumped[1], rbuf, n);
+			c->nin += n;
 			c->cb->data(c, rbuf, n);
 			/*
 			 * A blocking fd (stdin) is read once a wakeup, and so

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "auth.h"
 
+struct hexdump;
 struct loop;
 
 /* A reference-counted message: one copy shared by every queue it is in. */
@@ -89,6 +90,9 @@ struct conn {
 	int64_t		 born;		/* accepted, loop clock */
 	const struct conn_cb *cb;
 	void		*arg;		/* the owner's */
+	uint64_t	 nin, nout;	/* bytes read, written */
+	struct hexdump	*hd;		/* --hexdump, or NULL */
+	uint64_t	 dumped[2];	/* --hexdump: bytes out, in */
 };
 
 TAILQ_HEAD(connlist, conn);
@@ -123,5 +127,6 @@ void		 conn_hold(struct conn *, size_t);
 size_t		 conn_holding(const struct conn *);
 int		 budget_over(const struct budget *);
 void		 conn_read_max(struct conn *, size_t);
+void		 conn_hexdump(struct conn *, struct hexdump *);
 
 #endif

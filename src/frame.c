@@ -289,3 +289,27 @@ frame_next(struct frame_dec *d, const unsigned char **msg, size_t *len,
 		return yield(d, d->inlen, msg, len);
 	}
 }
+
+/*
+ * -C: copy len bytes from in to out turning each bare LF into CR LF (an
+ * existing CR LF stays); *lastcr carries "the byte before was CR" from
+ * one call to the next.  out has room for 2 * len bytes, and may be the
+ * same buffer as in if in starts at least len bytes into it.  Return the
+ * bytes written.
+ */
+size_t
+frame_crlf(const unsigned char *in, size_t len, unsigned char *out,
+    int *lastcr)
+{
+	size_t i, j = 0;
+	int cr = *lastcr;
+
+	for (i = 0; i < len; i++) {
+		if (in[i] == '\n' && !cr)
+			out[j++] = '\r';
+		cr = in[i] == '\r';
+		out[j++] = in[i];
+	}
+	*lastcr = cr;
+	return j;
+}

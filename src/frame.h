@@ -93,5 +93,6 @@ int	frame_next(struct frame_dec *, const unsigned char **, size_t *,
 
 /* Write the len32 header for a payload of len bytes. */
 void	frame_len32_hdr(unsigned char [FRAME_HDRLEN], uint32_t);
+size_t	frame_crlf(const unsigned char *, size_t, unsigned char *, int *);
 
 #endif

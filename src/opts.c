@@ -25,6 +25,31 @@ opts_init(struct opts *o)
 	o->max_frame = FRAME_MAX_DEFAULT;
 }
 
+/* Parse --keepalive's optional IDLE[,INTVL,CNT] (seconds, a count). */
+static void
+opts_keepalive(struct sock_tune *t, const char *arg)
+{
+	char buf[64], *p, *idle, *intvl, *cnt;
+
+	t->keepalive = 1;
+	if (arg == NULL)
+		return;
+	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf))
+		errx(2, "keepalive %s: too long", arg);
+	p = buf;
+	idle = strsep(&p, ",");
+	intvl = strsep(&p, ",");
+	cnt = strsep(&p, ",");
+	if (p != NULL || (intvl != NULL && cnt == NULL))
+		errx(2, "keepalive %s: use IDLE or IDLE,INTVL,CNT", arg);
+	t->keepidle = opts_number(idle, 1, 32767, "keepalive idle");
+	if (intvl != NULL) {
+		t->keepintvl = opts_number(intvl, 1, 32767,
+		    "keepalive interval");
+		t->keepcnt = opts_number(cnt, 1, 127, "keepalive count");
+	}
+}
+
 /*
  * Handle one shared option; return 1 if ch was one, 0 otherwise.  Bad
  * values are usage errors and exit 2.
@@ -78,6 +103,23 @@ opts_common(struct opts *o, int ch, const char *arg)
 		auth_key_free(o->key, o->keylen);
 		if (auth_key_load(arg, &o->key, &o->keylen, &errstr) == -1)
 			errx(2, "auth-key %s: %s", arg, errstr);
+		break;
+	case 'C':
+		o->crlf = 1;
+		break;
+	case OPT_KEEPALIVE:
+		opts_keepalive(&o->tune, arg);
+		break;
+	case OPT_NODELAY:
+		o->tune.nodelay = 1;
+		break;
+	case OPT_HEXDUMP:
+		o->hexdump = arg;
+		break;
+	case OPT_LOG:
+		if (strcmp(arg, "json") != 0)
+			errx(2, "log %s: unknown format (json)", arg);
+		o->log_json = 1;
 		break;
 	default:
 		return 0;
@@ -309,4 +351,37 @@ opts_server_args(int argc, char *argv[], const struct opts *o,
 	if (argc == 1)
 		opts_host_port(synopsis, *port, "ADDRESS");
 	errx(2, "port %s: %s", *port, errstr);
+}
+
+/* Split PROG on spaces into an argv (exit 2 if it is empty). */
+char **
+opts_split_argv(const char *prog)
+{
+	char **av = NULL, *s, *p, *tok;
+	size_t n = 0;
+
+	/* The first word starts the copy, so that freeing it frees all. */
+	while (*prog == ' ')
+		prog++;
+	p = s = xstrdup(prog);
+	while ((tok = strsep(&p, " ")) != NULL) {
+		if (*tok == '\0')
+			continue;
+		av = xreallocarray(av, n + 2, sizeof(*av));
+		av[n++] = tok;
+	}
+	if (n == 0)
+		errx(2, "exec: empty command");
+	av[n] = NULL;
+	return av;
+}
+
+/* Free an argv from opts_split_argv(); NULL is none. */
+void
+opts_free_argv(char **av)
+{
+	if (av == NULL)
+		return;
+	free(av[0]);
+	free(av);
 }

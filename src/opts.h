@@ -3,12 +3,18 @@
 
 #include <stddef.h>
 
+#include "sock.h"
+
 /* Long-only options; each command numbers its own from OPT_CMD up. */
 enum {
 	OPT_PORT_FILE = 256,
 	OPT_FRAME,
 	OPT_MAX_FRAME,
 	OPT_AUTH_KEY,
+	OPT_KEEPALIVE,
+	OPT_NODELAY,
+	OPT_HEXDUMP,
+	OPT_LOG,
 	OPT_CMD = 300
 };
 
@@ -45,6 +51,28 @@ enum {
 	{ "frame",	required_argument,	NULL,	OPT_FRAME }, \
 	{ "max-frame",	required_argument,	NULL,	OPT_MAX_FRAME }, \
 	{ "auth-key",	required_argument,	NULL,	OPT_AUTH_KEY }
+
+/* The TCP socket options, for the TCP commands. */
+#define OPTS_LONG_TCP \
+	{ "keepalive",	optional_argument,	NULL,	OPT_KEEPALIVE }, \
+	{ "nodelay",	no_argument,		NULL,	OPT_NODELAY }
+
+#define OPTS_HELP_TCP \
+"      --keepalive[=IDLE[,INTVL,CNT]]\n" \
+"                       TCP keepalive probes, after IDLE seconds idle,\n" \
+"                       every INTVL seconds, CNT of them\n" \
+"      --nodelay        send small writes at once (TCP_NODELAY)\n"
+
+/* Habits of nc users: -C and --hexdump, for the commands that move data. */
+#define OPTS_LONG_HEXDUMP \
+	{ "hexdump",	required_argument,	NULL,	OPT_HEXDUMP }
+#define OPTS_LONG_CRLF \
+	{ "crlf",	no_argument,		NULL,	'C' }
+
+#define OPTS_HELP_HEXDUMP \
+"      --hexdump FILE   dump every byte each way to FILE (- for stderr)\n"
+#define OPTS_HELP_CRLF \
+"  -C, --crlf           send each line of stdin ending in CRLF\n"
 
 #define OPTS_HELP_STREAM \
 "      --frame MODE     raw (default), line or len32 messages on the wire\n" \
@@ -84,6 +112,10 @@ struct opts {
 	size_t		 max_frame;
 	unsigned char	*key;		/* --auth-key contents */
 	size_t		 keylen;
+	struct sock_tune tune;		/* --keepalive, --nodelay */
+	const char	*hexdump;	/* --hexdump FILE */
+	int		 crlf;		/* -C */
+	int		 log_json;	/* --log json */
 };
 
 struct acl;
@@ -101,5 +133,7 @@ void	 opts_usage_errx(const char *, const char *, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));
 void	 opts_args(const char *, int, char *[], const char *, int);
 void	 opts_host_port(const char *, const char *, const char *);
+char	**opts_split_argv(const char *);
+void	 opts_free_argv(char **);
 
 #endif

@@ -2,6 +2,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 
@@ -13,12 +14,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "frame.h"
+#include "hexdump.h"
 #include "pump.h"
 #include "util.h"
 
@@ -78,6 +81,11 @@ struct dir {
 	struct mark	 marks[MARKS];	/* M_FRAME toward the socket */
 	struct mark	 base;		/* the newest mark overwritten */
 	unsigned int	 nmarks;
+	int		 crlf;		/* -C: a bare LF read goes as CRLF */
+	int		 lastcr;	/* -C: the last byte read was CR */
+	struct hexdump	*hd;		/* --hexdump */
+	const char	*peer;		/* --hexdump: the peer's name */
+	uint64_t	 dumped;	/* --hexdump: bytes dumped */
 	enum fail	 fail;
 	int		 errnum;
 	const char	*errstr;	/* F_PROTO */
@@ -154,6 +162,38 @@ dir_frame(struct dir *d, enum frame_mode mode, size_t max)
 	d->len32 = d->to_sock && mode == FRAME_LEN32;
 	d->nl = !d->to_sock;
 	frame_dec_init(&d->dec, d->to_sock ? FRAME_LINE : mode, max);
+}
+
+/*
+ * -C and --hexdump see every byte: a raw direction that uses them moves
+ * its bytes through the buffer (the fast paths stay for everyone else).
+ */
+static void
+dir_habits(struct dir *d, const struct pump_opts *po)
+{
+	d->crlf = po->crlf && d->to_sock;
+	d->hd = po->hexdump;
+	d->peer = po->peer;
+	if ((!d->crlf && d->hd == NULL) || d->mode == M_FRAME ||
+	    d->mode == M_BUFFER)
+		return;
+	if (d->p[0] != -1) {
+		close(d->p[0]);
+		close(d->p[1]);
+		d->p[0] = d->p[1] = -1;
+	}
+	d->mode = M_BUFFER;
+	d->buf = xmalloc(BUFSZ);
+	d->from_ready = !d->blocking;
+}
+
+/* Dump n bytes of buf as going the way of d, if --hexdump asks. */
+static void
+dir_dump(struct dir *d, const void *buf, size_t n)
+{
+	if (d->hd != NULL)
+		hexdump_write(d->hd, d->to_sock ? HEXDUMP_OUT : HEXDUMP_IN,
+		    d->peer, &d->dumped, buf, n);
 }
 
 static void
@@ -251,6 +291,8 @@ step_buffer(struct dir *d)
 	if (d->pending > 0 && d->to_ready) {
 		if (!put(d, n = write(d->to, d->buf + d->off, d->pending)))
 			return 0;
+		if (d->to_sock)
+			dir_dump(d, d->buf + d->off, n);
 		d->off += n;
 		d->pending -= n;
 		d->bytes += n;
@@ -258,13 +300,18 @@ step_buffer(struct dir *d)
 	}
 	if (d->pending > 0 || d->eof || !d->from_ready)
 		return 0;
-	n = read(d->from, d->buf, BUFSZ);
+	/* -C reads into the upper half and expands into the whole. */
+	n = read(d->from, d->buf + (d->crlf ? BUFSZ / 2 : 0),
+	    d->crlf ? BUFSZ / 2 : BUFSZ);
 	if (d->blocking)
 		d->from_ready = 0;
 	if (!got(d, n))
 		return 0;
+	if (!d->to_sock)
+		dir_dump(d, d->buf, n);
 	d->off = 0;
-	d->pending = n;
+	d->pending = d->crlf ? frame_crlf(d->buf + BUFSZ / 2, n, d->buf,
+	    &d->lastcr) : (size_t)n;
 	return 1;
 }
 
@@ -374,6 +421,12 @@ frame_put(struct dir *d, const unsigned char *msg, size_t len)
 	}
 	memcpy(d->out + d->pending, msg, len);
 	d->pending += len;
+	/* -C: a line's bare LF goes as CRLF (need has room for the CR). */
+	if (d->crlf && !d->len32 && len > 0 && msg[len - 1] == '\n' &&
+	    (len < 2 || msg[len - 2] != '\r')) {
+		d->out[d->pending - 1] = '\r';
+		d->out[d->pending++] = '\n';
+	}
 	/* A line keeps its newline; a final line without one gets one. */
 	if (d->nl && (d->dec.mode == FRAME_LEN32 || len == 0 ||
 	    msg[len - 1] != '\n'))
@@ -434,6 +487,8 @@ step_frame(struct dir *d)
 		if (!d->to_ready || !put(d, n = write(d->to, d->out + d->off,
 		    d->pending)))
 			return 0;
+		if (d->to_sock)
+			dir_dump(d, d->out + d->off, n);
 		d->off += n;
 		d->pending -= n;
 		d->bytes += n;
@@ -469,6 +524,8 @@ step_frame(struct dir *d)
 	} else if (!got(d, n))
 		return 0;
 	else {
+		if (!d->to_sock)
+			dir_dump(d, d->buf, n);
 		frame_dec_feed(&d->dec, d->buf, n);
 		d->inread += n;
 	}
@@ -703,14 +760,19 @@ fail_msg(struct pump *p, struct dir *d)
 static void
 go_discard(struct pump *p)
 {
+	uint64_t dumped;
 	int null;
 
 	if (p->discard)
 		return;
 	p->discard = 1;
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	dumped = p->down.dumped;
 	dir_free(&p->down);
 	dir_init(&p->down, p->sock, null, 0);
+	if (p->po->hexdump != NULL)
+		dir_habits(&p->down, p->po);
+	p->down.dumped = dumped;
 	p->down.closed = 1;
 }
 
@@ -856,6 +918,8 @@ pump_init(struct pump *p, int sock, int in, int out,
 		dir_frame(&p->up, po->frame, po->max_frame);
 		dir_frame(&p->down, po->frame, po->max_frame);
 	}
+	dir_habits(&p->up, po);
+	dir_habits(&p->down, po);
 	if (po->recv_only)
 		p->up.eof = p->up.done = p->up.closed = 1;
 	/*
@@ -877,7 +941,7 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 {
 	struct pump p;
 	int64_t n1, n2;
-	int rv = 0, r;
+	int rv = 0, r, discard;
 
 	pump_init(&p, sock, in, out, po);
 	memset(st, 0, sizeof(*st));
@@ -894,18 +958,22 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 		st->rcvd = p.discard ? st->rcvd : p.down.bytes;
 		if (n1 + n2 > 0)
 			p.last = now_ms();
+		discard = p.discard;
 		update_ends(&p);
 		if ((r = finished(&p)) != 0) {
 			rv = r == 1 ? 0 : -1;
 			break;
 		}
-		if (n1 + n2 == 0 && pump_wait(&p, st) == -1) {
+		/* A fresh discard has not looked at the socket yet. */
+		if (n1 + n2 == 0 && discard == p.discard &&
+		    pump_wait(&p, st) == -1) {
 			rv = -1;
 			break;
 		}
 	}
 	st->sent = p.up.bytes;
 	st->end_ms = now_ms();
+	st->err = rv == -1 ? pump_msg : NULL;
 	if (po->progress)
 		progress(st, 1);
 	if (p.discard && p.down.to != -1)
@@ -949,4 +1017,75 @@ pump_session(int sock, const struct pump_opts *po, int verbose)
 		pump_report(&st);
 	close(sock);
 	return rv == -1 ? 1 : 0;
+}
+
+/* In the program's process: stdin from in, stdout to out, then exec. */
+static void
+child_exec(char **argv, const char *sh_cmd, int in, int out)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* A group of its own, so that a signal reaches what it started too. */
+	setpgid(0, 0);
+	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
+		_exit(127);
+	if (sh_cmd != NULL)
+		execl("/bin/sh", "sh", "-c", sh_cmd, (char *)NULL);
+	else
+		execvp(argv[0], argv);
+	warn("exec %s", sh_cmd ? "/bin/sh" : argv[0]);
+	_exit(127);
+}
+
+/*
+ * Run a program (argv, or /bin/sh -c sh_cmd) on a pipe each way and move
+ * its bytes to and from sock through the stream core, so that its exit
+ * is a half-close after everything it wrote, never a reset that loses
+ * the end of its output.  Close sock; return the program's exit status,
+ * or 1 if the connection failed; fill in *stp unless it is NULL.
+ */
+int
+pump_exec(int sock, char **argv, const char *sh_cmd,
+    const struct pump_opts *opts, int verbose, struct pump_stats *stp)
+{
+	struct pump_opts po = *opts;
+	struct pump_stats st0, *st = stp != NULL ? stp : &st0;
+	const char *errstr, *peer = po.peer;
+	int in[2], out[2], status = 0, rv;
+	pid_t pid;
+
+	memset(st, 0, sizeof(*st));
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    (pid = fork()) == -1) {
+		warn("%s: run program", peer);
+		st->err = "cannot run the program";
+		close(sock);
+		return 1;
+	}
+	if (pid == 0)
+		child_exec(argv, sh_cmd, in[0], out[1]);
+	setpgid(pid, pid);
+	sig_forward(-pid);
+	close(in[0]);
+	close(out[1]);
+	po.in_name = "the program's output";
+	po.crlf = 0;
+	if ((rv = pump_run(sock, out[0], in[1], &po, st, &errstr)) == -1)
+		warnx("%s", errstr);
+	close(sock);
+	close(out[0]);
+	close(in[1]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (verbose > 0 && WIFEXITED(status))
+		warnx("%s: program exited %d", peer, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		warnx("%s: program killed by signal %d", peer,
+		    WTERMSIG(status));
+	if (rv == -1)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -6,6 +6,8 @@
 
 #include "frame.h"
 
+struct hexdump;
+
 /*
  * The stream core: one duplex stream between a connected socket and a
  * pair of descriptors (stdin and stdout, or a program's pipes), with the
@@ -26,16 +28,21 @@ struct pump_opts {
 	size_t		 max_frame;
 	const char	*peer;		/* for messages: "HOST port PORT" */
 	const char	*in_name;	/* "standard input" or the program's */
+	int		 crlf;		/* -C: stdin's line ends go as CRLF */
+	struct hexdump	*hexdump;	/* --hexdump: every byte each way */
 };
 
 struct pump_stats {
 	uint64_t	 sent, rcvd;
 	int64_t		 start_ms, end_ms;
+	const char	*err;		/* what went wrong, or NULL */
 };
 
 int	pump_run(int, int, int, const struct pump_opts *, struct pump_stats *,
 	    const char **);
 void	pump_report(const struct pump_stats *);
 int	pump_session(int, const struct pump_opts *, int);
+int	pump_exec(int, char **, const char *, const struct pump_opts *, int,
+	    struct pump_stats *);
 
 #endif

@@ -15,6 +15,7 @@
 #include "chatline.h"
 #include "conn.h"
 #include "frame.h"
+#include "log.h"
 #include "loop.h"
 #include "room.h"
 #include "util.h"
@@ -135,9 +136,27 @@ static const struct conn_cb console_out_cb = {
 static void
 verbose(const struct room *r, const char *what, const struct member *m)
 {
-	if (r->ro->verbose > 0)
-		warnx("%s: %s%s", m == &r->console ? "stdin" : m->in->name,
-		    what, m->nick);
+	const char *name = m == &r->console ? "stdin" : m->in->name;
+	int leave = strncmp(what, "left", 4) == 0;
+	char why[64] = "closed";
+
+	/* m->why reads " (too slow)": the reason is what is in brackets. */
+	if (m->why != NULL && strlen(m->why) > 3 && strlen(m->why) < 60)
+		snprintf(why, sizeof(why), "%.*s", (int)strlen(m->why) - 3,
+		    m->why + 2);
+
+	/* --log json: "join" and "leave", a leave with the member's bytes. */
+	if (r->ro->log_json)
+		log_json(&(struct log_event){
+		    .event = leave ? "leave" : "join", .peer = name,
+		    .nick = m->nick, .counts = leave && m != &r->console,
+		    .sent = leave && m != &r->console ? m->out->nout : 0,
+		    .rcvd = leave && m != &r->console ? m->in->nin : 0,
+		    .ms = leave && m != &r->console ?
+		    loop_now(r->loop) - m->in->born : 0,
+		    .reason = leave ? why : NULL, .status = -1 });
+	else if (r->ro->verbose > 0)
+		warnx("%s: %s%s", name, what, m->nick);
 }
 
 static struct member *
@@ -920,7 +939,10 @@ static void
 refuse(const struct room *r, int fd, const char *name, const char *why,
     const char *line)
 {
-	if (r->ro->verbose > 0)
+	if (r->ro->log_json)
+		log_json(&(struct log_event){ .event = "refused", .peer = name,
+		    .reason = why, .status = -1 });
+	else if (r->ro->verbose > 0)
 		warnx("%s: %s", name, why);
 	if (line != NULL)
 		(void)!write(fd, line, strlen(line));

@@ -19,6 +19,7 @@ struct room_opts {
 	long		 idle_ms;	/* -w; -1: none */
 	const unsigned char *key;	/* --auth-key, or NULL */
 	size_t		 keylen;
+	int		 log_json;	/* --log json: events as JSON lines */
 };
 
 /* Host a chat room on the n listening sockets fds; return exit status. */

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "frame.h"
+#include "log.h"
 #include "loop.h"
 #include "pump.h"
 #include "server.h"
@@ -42,6 +43,7 @@ struct server {
 	struct frame_dec	 indec;		/* stdin, split for framing */
 	struct budget		 budget;	/* clients' queues, decoders */
 	int			 stalled;	/* stdout is full */
+	int			 lastcr;	/* -C: stdin's last byte was CR */
 	int			 status;
 };
 
@@ -65,6 +67,25 @@ say(const struct server *s, const char *fmt, const char *name)
 {
 	if (s->so->verbose > 0)
 		warnx(fmt, name);
+}
+
+/*
+ * A connection event: with --log json one JSON line, else with -v the
+ * text line ("connection from HOST:PORT", "HOST:PORT: why").
+ */
+static void
+server_log(const struct server *s, const char *event, const char *name,
+    const char *why)
+{
+	struct log_event e = { .event = event, .peer = name, .reason = why,
+	    .status = -1 };
+
+	if (s->so->log_json)
+		log_json(&e);
+	else if (strcmp(event, "open") == 0)
+		say(s, "connection from %s", name);
+	else if (s->so->verbose > 0)
+		warnx("%s: %s", name, why);
 }
 
 static void
@@ -285,7 +306,12 @@ client_closed(struct conn *c, const char *why)
 	TAILQ_REMOVE(&s->clients, c, entry);
 	if (cl->live && --s->nlive == 0 && s->in != NULL)
 		conn_pause(s->in, 1);
-	if ((why != NULL && !s->so->keep) || s->so->verbose > 0)
+	if (s->so->log_json)
+		log_json(&(struct log_event){ .event = "close", .peer = c->name,
+		    .reason = why != NULL ? why : "closed", .counts = 1,
+		    .sent = c->nout, .rcvd = c->nin,
+		    .ms = loop_now(c->loop) - c->born, .status = -1 });
+	else if ((why != NULL && !s->so->keep) || s->so->verbose > 0)
 		warnx("%s: %s", c->name, why != NULL ? why : "closed");
 	frame_dec_free(&cl->dec);
 	free(cl->auth);
@@ -337,6 +363,19 @@ in_pace(struct server *s)
 	conn_pause(s->in, 1);
 }
 
+/* -C: the n bytes of *buf with each bare LF as CR LF; return the count. */
+static size_t
+in_crlf(struct server *s, unsigned char **buf, size_t n)
+{
+	unsigned char *out;
+
+	out = xreallocarray(NULL, n, 2);
+	n = frame_crlf(*buf, n, out, &s->lastcr);
+	free(*buf);
+	*buf = out;
+	return n;
+}
+
 /*
  * Frame stdin for the wire, lines or len32 frames of lines, and send
  * each read's whole messages to every client as one message: a queue
@@ -370,6 +409,8 @@ in_data(struct conn *in, const unsigned char *p, size_t len)
 		memcpy(buf + n, msg, mlen);
 		n += mlen;
 	}
+	if (n > 0 && s->so->crlf && !len32)
+		n = in_crlf(s, &buf, n);
 	if (n > 0)
 		broadcast(s, buf, n);
 	free(buf);
@@ -394,82 +435,39 @@ in_closed(struct conn *in, const char *why)
 static const struct conn_cb in_cb = { in_data, NULL, in_closed };
 static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
 
-/* In the program's process: stdin from in, stdout to out, then exec. */
-static void
-child_exec(const struct serve_opts *so, int in, int out)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	/* A group of its own, so that a signal reaches what it started too. */
-	setpgid(0, 0);
-	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
-		_exit(127);
-	if (so->sh_cmd != NULL)
-		execl("/bin/sh", "sh", "-c", so->sh_cmd, (char *)NULL);
-	else
-		execvp(so->exec_argv[0], so->exec_argv);
-	warn("exec %s", so->sh_cmd ? "/bin/sh" : so->exec_argv[0]);
-	_exit(127);
-}
-
 /*
- * In the process forked for one connection: run the program on a pipe
- * each way and move its bytes through the stream core, so that its exit
- * is a half-close after everything it wrote, never a reset that loses
- * the end of its output.  Return the program's exit status, or 1 if the
- * connection failed.
+ * In the process forked for one connection: run the program through the
+ * stream core (pump_exec).  Return its exit status, or 1.
  */
 static int
-exec_session(const struct serve_opts *so, int fd, const char *peer)
+exec_session(const struct serve_opts *so, int fd, const char *peer,
+    const char *name)
 {
 	struct pump_opts po = { .idle_ms = so->idle_ms, .linger_ms = -1 };
 	struct pump_stats st;
-	const char *errstr;
-	int in[2], out[2], status = 0, rv;
-	pid_t pid;
+	int rv;
 
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    (pid = fork()) == -1) {
-		warn("%s: run program", peer);
-		return 1;
-	}
-	if (pid == 0)
-		child_exec(so, in[0], out[1]);
-	setpgid(pid, pid);
-	sig_forward(-pid);
-	close(in[0]);
-	close(out[1]);
 	po.peer = peer;
-	po.in_name = "the program's output";
-	if ((rv = pump_run(fd, out[0], in[1], &po, &st, &errstr)) == -1)
-		warnx("%s", errstr);
-	close(fd);
-	close(out[0]);
-	close(in[1]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (so->verbose > 0 && WIFEXITED(status))
-		warnx("%s: program exited %d", peer, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		warnx("%s: program killed by signal %d", peer,
-		    WTERMSIG(status));
-	if (rv == -1)
-		return 1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	po.hexdump = so->hexdump;
+	rv = pump_exec(fd, so->exec_argv, so->sh_cmd, &po, so->verbose, &st);
+	if (so->log_json)
+		log_json(&(struct log_event){ .event = "close", .peer = name,
+		    .reason = st.err != NULL ? st.err : "closed", .counts = 1,
+		    .sent = st.sent, .rcvd = st.rcvd,
+		    .ms = st.end_ms - st.start_ms, .status = rv });
+	return rv;
 }
 
 static void
 spawn(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 {
-	char peer[ADDR_STRLEN];
+	char peer[ADDR_STRLEN], name[ADDR_STRLEN];
 	sigset_t none;
 	pid_t pid;
 	int i;
 
 	addr_fmt_words(sa, len, peer, sizeof(peer));
+	addr_fmt(sa, len, name, sizeof(name));
 	if ((pid = fork()) == -1) {
 		warn("fork for %s", peer);
 		close(fd);
@@ -481,13 +479,13 @@ spawn(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 		/* Not loop_del(): the epoll set is the parent's too. */
 		for (i = 0; i < s->nlfd; i++)
 			close(s->lfds[i]);
-		_exit(exec_session(s->so, fd, peer));
+		_exit(exec_session(s->so, fd, peer, name));
 	}
 	close(fd);
 	s->nconns++;
 	s->kids = xreallocarray(s->kids, s->nkids + 1, sizeof(*s->kids));
 	s->kids[s->nkids++] = pid;
-	if (s->so->verbose > 0)
+	if (s->so->verbose > 0 && !s->so->log_json)
 		warnx("%s: started process %ld", peer, (long)pid);
 }
 
@@ -541,7 +539,9 @@ reap(struct loop *l, int fd, int ready, void *arg)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		s->nconns--;
 		forget_kid(s, pid);
-		if (s->so->verbose > 0 && WIFEXITED(status))
+		if (s->so->log_json)
+			;
+		else if (s->so->verbose > 0 && WIFEXITED(status))
 			warnx("process %ld exited %d", (long)pid,
 			    WEXITSTATUS(status));
 		else if (s->so->verbose > 0 && WIFSIGNALED(status))
@@ -580,6 +580,7 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	s->nconns++;
 	conn_budget(c, &s->budget);
+	conn_hexdump(c, s->so->hexdump);
 	if (s->so->key == NULL) {
 		client_live(c);
 		return;
@@ -601,12 +602,11 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	addr_fmt(sa, len, name, sizeof(name));
 	if ((why = acl_refuses(&s->so->acl, sa, s->nconns,
 	    s->so->max_conns)) != NULL) {
-		if (s->so->verbose > 0)
-			warnx("%s: %s", name, why);
+		server_log(s, "refused", name, why);
 		close(fd);
 		return;
 	}
-	say(s, "connection from %s", name);
+	server_log(s, "open", name, NULL);
 	if (!s->so->keep)
 		stop_listening(s);
 	if (s->so->exec_argv != NULL || s->so->sh_cmd != NULL)

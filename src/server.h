@@ -6,6 +6,8 @@
 #include "addr.h"
 #include "frame.h"
 
+struct hexdump;
+
 struct serve_opts {
 	int		 keep;		/* -k: serve until killed */
 	int		 echo;
@@ -26,6 +28,9 @@ struct serve_opts {
 	int		 keep_sending;
 	int		 send_only;
 	int		 recv_only;
+	struct hexdump	*hexdump;	/* --hexdump, or NULL */
+	int		 crlf;		/* -C: stdin's line ends as CRLF */
+	int		 log_json;	/* --log json */
 };
 
 int	server_run(int *, int, const struct serve_opts *, const char **);

@@ -11,12 +11,14 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 #include "sock.h"
 #include "util.h"
 
@@ -112,6 +114,41 @@ bind_unix_source(int fd, const struct sockopts *so)
 }
 
 /*
+ * Set the keepalive and Nagle options of a TCP socket as tune asks (a
+ * socket accepted from a listener inherits them); return 0, or -1 with
+ * errno set.
+ */
+int
+sock_tune(int fd, const struct sock_tune *t)
+{
+	static const struct {
+		int	 level, name;
+		size_t	 off;
+	} opt[] = {
+		{ SOL_SOCKET, SO_KEEPALIVE, offsetof(struct sock_tune,
+		    keepalive) },
+		{ IPPROTO_TCP, TCP_KEEPIDLE, offsetof(struct sock_tune,
+		    keepidle) },
+		{ IPPROTO_TCP, TCP_KEEPINTVL, offsetof(struct sock_tune,
+		    keepintvl) },
+		{ IPPROTO_TCP, TCP_KEEPCNT, offsetof(struct sock_tune,
+		    keepcnt) },
+		{ IPPROTO_TCP, TCP_NODELAY, offsetof(struct sock_tune,
+		    nodelay) },
+	};
+	size_t i;
+	int v;
+
+	for (i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		v = *(const int *)((const char *)t + opt[i].off);
+		if (v != 0 && setsockopt(fd, opt[i].level, opt[i].name, &v,
+		    sizeof(v)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Open a non-blocking socket to one address and connect it within the
  * timeout; return the socket or -1 with errno set.
  */
@@ -126,6 +163,9 @@ sock_connect_addr(const struct sockaddr *sa, socklen_t len,
 		return -1;
 	if ((sa->sa_family == AF_UNIX ? bind_unix_source(fd, so) :
 	    bind_source(fd, sa, so)) == -1)
+		goto bad;
+	if (sa->sa_family != AF_UNIX && so->socktype == SOCK_STREAM &&
+	    sock_tune(fd, &so->tune) == -1)
 		goto bad;
 	if (connect(fd, sa, len) == 0)
 		return fd;
@@ -339,7 +379,8 @@ listen_one(const struct sockaddr *sa, socklen_t len, const struct sockopts *so)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 		    so->family == AF_INET6 ? &one : &zero, sizeof(int));
 	if (bind(fd, sa, len) == -1 ||
-	    (so->socktype == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
+	    (so->socktype == SOCK_STREAM && (sock_tune(fd, &so->tune) == -1 ||
+	    listen(fd, SOMAXCONN) == -1))) {
 		save = errno;
 		close(fd);
 		errno = save;
@@ -409,16 +450,31 @@ sock_listen(const char *host, const char *port, const struct sockopts *so,
 	return n;
 }
 
+/* Log a client the access list refused: as text with -v, or as JSON. */
+static void
+refused(const struct sockaddr_storage *ss, socklen_t len, int verbose)
+{
+	static const char why[] = "refused by the access list";
+	char name[ADDR_STRLEN];
+
+	addr_fmt((const struct sockaddr *)ss, len, name, sizeof(name));
+	if (verbose == SOCK_LOG_JSON)
+		log_json(&(struct log_event){ .event = "refused",
+		    .peer = name, .reason = why, .status = -1 });
+	else if (verbose > 0)
+		warnx("%s: %s", name, why);
+}
+
 /*
  * Wait up to ms (-1: forever) for a connection on any of the n listening
  * sockets that acl lets in, and accept it; return the non-blocking
- * socket or -1.  Refused clients are closed (and logged with -v).
+ * socket or -1.  Refused clients are closed (and logged with -v, or
+ * with verbose SOCK_LOG_JSON as --log json).
  */
 int
 sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
     socklen_t *len, const struct acl *acl, int verbose, const char **errstr)
 {
-	char name[ADDR_STRLEN];
 	struct pollfd pfd[SOCK_MAXLISTEN];
 	int i, fd, r;
 
@@ -448,10 +504,7 @@ sock_accept(int *fds, int n, long ms, struct sockaddr_storage *ss,
 			    (struct sockaddr *)ss))
 				return fd;
 			if (fd != -1) {
-				if (verbose > 0)
-					warnx("%s: refused by the access list",
-					    addr_fmt((struct sockaddr *)ss,
-					    *len, name, sizeof(name)));
+				refused(ss, *len, verbose);
 				close(fd);
 				continue;
 			}

@@ -4,6 +4,16 @@
 #include <sys/socket.h>
 
 #define SOCK_MAXLISTEN	8
+#define SOCK_LOG_JSON	(-2)	/* sock_accept: refusals as --log json */
+
+/* TCP socket options: --keepalive[=IDLE[,INTVL,CNT]] and --nodelay. */
+struct sock_tune {
+	int		 keepalive;
+	int		 keepidle;	/* seconds; 0: the system's */
+	int		 keepintvl;
+	int		 keepcnt;
+	int		 nodelay;
+};
 
 struct sockopts {
 	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX */
@@ -14,6 +24,7 @@ struct sockopts {
 	long		 retry_ms;	/* keep retrying this long, 0 for once */
 	const char	*src_host;	/* -s; with AF_UNIX, a path to bind */
 	const char	*src_port;	/* -p */
+	struct sock_tune tune;		/* TCP only; a listener's are inherited */
 };
 
 int	sock_connect(const char *, const char *, const struct sockopts *,
@@ -25,6 +36,7 @@ int	sock_listen(const char *, const char *, const struct sockopts *,
 struct acl;
 int	sock_accept(int *, int, long, struct sockaddr_storage *, socklen_t *,
 	    const struct acl *, int, const char **);
+int	sock_tune(int, const struct sock_tune *);
 int	sock_port_file(const char *, int);
 char	*sock_unix_client_path(void);
 const char *sock_name(int, int, char *, size_t);

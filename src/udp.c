@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "conn.h"
+#include "hexdump.h"
 #include "loop.h"
 #include "opts.h"
 #include "udp.h"
@@ -62,6 +63,7 @@ struct udp {
 	char			 cstr[ADDR_STRLEN + 1];
 	size_t			 cstrlen;
 	unsigned long long	 nin, nout, nrefused;
+	uint64_t		 dumped[2];	/* --hexdump: out, in */
 	int			 stopped;
 	int			 status;
 };
@@ -404,6 +406,27 @@ out_write(struct udp *u, int n)
 		out_queue(u, u->oiov, n, w);
 }
 
+/*
+ * --hexdump: dump a datagram that went dir, to or from the address sa
+ * (or, if it has none, the connected peer).
+ */
+static void
+dump_dg(struct udp *u, int dir, const void *sa, socklen_t len,
+    const void *buf, size_t n)
+{
+	char name[ADDR_STRLEN];
+
+	if (u->o->hexdump == NULL)
+		return;
+	if (len > sizeof(sa_family_t))
+		addr_fmt(sa, len, name, sizeof(name));
+	else
+		strlcpy(name, u->o->peer != NULL ? u->o->peer : "peer",
+		    sizeof(name));
+	hexdump_write(u->o->hexdump, dir, name,
+	    &u->dumped[dir == HEXDUMP_IN], buf, n);
+}
+
 /* --- receiving --------------------------------------------------------- */
 
 /* The sender's "HOST:PORT ", cached. */
@@ -458,7 +481,7 @@ echo_batch(struct udp *u, int fd, int n)
 {
 	struct mmsghdr em[BATCH];
 	struct iovec eiov[BATCH];
-	int i, k = 0, r;
+	int i, j, k = 0, r;
 
 	for (i = 0; i < n; i++) {
 		if (!named(&u->rm[i]))
@@ -471,12 +494,17 @@ echo_batch(struct udp *u, int fd, int n)
 		k++;
 	}
 	/* An echo the kernel cannot take now is dropped, as UDP may. */
-	for (i = 0; i < k; i += r)
+	for (i = 0; i < k; i += r) {
 		if ((r = sendmmsg(fd, em + i, k - i, MSG_DONTWAIT)) <= 0) {
 			if (u->o->verbose > 0)
 				warn("echo");
 			break;
 		}
+		for (j = i; j < i + r; j++)
+			dump_dg(u, HEXDUMP_OUT, em[j].msg_hdr.msg_name,
+			    em[j].msg_hdr.msg_namelen, eiov[j].iov_base,
+			    eiov[j].iov_len);
+	}
 }
 
 /* Deliver n received datagrams: stdout, echo, the latest sender. */
@@ -487,8 +515,12 @@ deliver(struct udp *u, int fd, int n)
 
 	if (u->o->count > 0 && u->nin + n > u->o->count)
 		n = u->o->count - u->nin;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		dump_dg(u, HEXDUMP_IN, &u->rname[i],
+		    u->rm[i].msg_hdr.msg_namelen, u->riov[i].iov_base,
+		    u->rm[i].msg_len);
 		k = out_layout(u, i, k);
+	}
 	u->nin += n;
 	u->last = loop_now(u->loop);
 	out_write(u, k);
@@ -713,6 +745,10 @@ send_batch(struct udp *u)
 				return -1;
 			continue;
 		}
+		for (i = 0; i < n; i++)
+			dump_dg(u, HEXDUMP_OUT, &u->dst, u->dstlen,
+			    u->siov[u->shead + i].iov_base,
+			    u->siov[u->shead + i].iov_len);
 		u->shead += n;
 		u->nout += n;
 		u->last = loop_now(u->loop);

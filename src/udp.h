@@ -15,6 +15,8 @@
 #include "frame.h"
 #include "sock.h"
 
+struct hexdump;
+
 #define UDP_MAX4	65507		/* largest IPv4 (and Unix) payload */
 #define UDP_MAX6	65527		/* largest IPv6 payload, no jumbograms */
 #define UDP_RCVBUF	(8 * 1024 * 1024)
@@ -40,6 +42,7 @@ struct udp_opts {
 	size_t		 msglen;
 	unsigned long long repeat;	/* --count; 0: forever */
 	const char	*peer;		/* udp-send: "HOST port PORT" */
+	struct hexdump	*hexdump;	/* --hexdump, or NULL */
 };
 
 int	udp_group_parse(const char *, struct udp_group *, const char **);

@@ -229,10 +229,28 @@ test_bulk(void)
 	free(big);
 }
 
+static void
+test_crlf(void)
+{
+	unsigned char out[32];
+	size_t n;
+	int cr = 0;
+
+	n = frame_crlf((const unsigned char *)"a\nb\r\n\n", 6, out, &cr);
+	ok(n == 8 && memcmp(out, "a\r\nb\r\n\r\n", 8) == 0,
+	    "crlf: a bare LF becomes CR LF, a CR LF stays");
+	n = frame_crlf((const unsigned char *)"x\r", 2, out, &cr);
+	ok(n == 2 && cr == 1, "crlf: a final CR is remembered");
+	n = frame_crlf((const unsigned char *)"\ny", 2, out, &cr);
+	ok(n == 2 && memcmp(out, "\ny", 2) == 0,
+	    "crlf: a CR LF split between reads stays");
+}
+
 int
 main(void)
 {
 	test_parse();
+	test_crlf();
 	test_len32();
 	test_line();
 	test_cut();
