@@ -115,11 +115,14 @@ expect_out() {
 }
 
 @test "tcp-serve -k: --frame line never writes part of a line" {
-	start_server "$T/out" tcp-serve -k --frame line 127.0.0.1 0
+	start_server "$T/out" tcp-serve -k -v --frame line 127.0.0.1 0
 	# The first client sends half a line and holds its connection open.
 	bg_run /dev/null /dev/null "$T/a.err" "$PYTHON" "$PEERS/frames.py" \
 	    client 127.0.0.1 "$PORT" --hold raw:hel
 	local apid=$BG_PID
+	# Under load the client may not have connected yet: wait for it.
+	wait_grep 'connection from' "$T/out.err"
+	sleep 0.2
 	run -0 --separate-stderr frames 'raw:world\n'
 	wait_grep '^world$' "$T/out"
 	expect_out "$T/out" 'world\n'
