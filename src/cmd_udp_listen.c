@@ -31,7 +31,8 @@ OPTS_HELP
 "      --frame MODE     line (default: a datagram a line) or raw bytes\n"
 "      --show-sender    prefix each datagram with HOST:PORT of its sender\n"
 "      --echo           send each datagram back to its sender\n"
-"  -W, --count N        exit after N datagrams\n"
+"  -W, --count N        exit after N datagrams (and, if stdin is not a\n"
+"                       terminal, once stdin went to the latest sender)\n"
 "      --join GROUP     join multicast GROUP (GROUP%IFACE: on IFACE)\n";
 
 static const struct option longopts[] = {
@@ -157,6 +158,8 @@ cmd_udp_listen(int argc, char *argv[])
 	uo.frame = o.frame_set ? o.frame : FRAME_LINE;
 	uo.verbose = o.verbose;
 	uo.idle_ms = o.timeout_ms;
+	/* A one-shot responder: printf 'answer\n' | udp-listen -W 1 P. */
+	uo.drain_stdin = !isatty(STDIN_FILENO);
 	if ((rv = udp_run(fds, nfd, NULL, 0, &uo)) == -1)
 		err(1, "epoll");
 	return rv;
