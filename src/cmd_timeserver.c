@@ -4,6 +4,7 @@
 #include <err.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,8 @@ enum {
 
 static const char help[] =
 "Serve the current time over UDP (or TCP with --tcp) on PORT (default:\n"
-"the protocol's port) of all addresses, or ADDRESS; with -U, on the Unix\n"
-"datagram socket PATH.\n\n"
+"the protocol's port) of all addresses, or ADDRESS (ADDRESS alone: on\n"
+"the default port); with -U, on the Unix datagram socket PATH.\n\n"
 OPTS_HELP
 "  -w, --timeout DUR    close TCP clients idle for DUR\n"
 OPTS_HELP_DURATION
@@ -44,7 +45,9 @@ OPTS_HELP_SERVER
 "      --tcp            serve TCP: strftime, daytime or time\n"
 "      --utc            format in UTC instead of local time\n"
 "      --stratum N      NTP stratum, 1-15 (default 10)\n"
-"      --rate-limit N   answer at most N requests a second per source\n"
+"      --rate-limit N   answer at most N requests a second per source;\n"
+"                       0: no limit (default 20 for strftime and daytime\n"
+"                       over UDP, whose replies outgrow requests)\n"
 "      --user NAME      switch to user NAME once the socket is bound\n";
 
 static const struct option longopts[] = {
@@ -87,7 +90,7 @@ parse(int argc, char *argv[], struct opts *o, struct timeserve_opts *to,
 			to->stratum = opts_number(optarg, 1, 15, "stratum");
 			break;
 		case OPT_RATE_LIMIT:
-			to->rate = opts_number(optarg, 1, RATELIMIT_RATE_MAX,
+			to->rate = opts_number(optarg, 0, RATELIMIT_RATE_MAX,
 			    "rate-limit");
 			break;
 		case OPT_USER:
@@ -142,32 +145,73 @@ bind_all(const char *host, const char *port, const struct opts *o,
 	return nfd;
 }
 
+/*
+ * Over UDP a reply larger than its request makes a reflection amplifier
+ * for spoofed sources: rate-limit those protocols per source by default,
+ * as DNS servers do.  Unix sockets cannot be spoofed.
+ */
+static unsigned int
+default_rate(const struct opts *o, const struct timeserve_opts *to)
+{
+	if (to->tcp || o->family == AF_UNIX)
+		return 0;
+	if (to->proto == TP_STRFTIME || to->proto == TP_DAYTIME)
+		return TIMESERVE_RATE_DEFAULT;
+	return 0;
+}
+
+/*
+ * [[ADDRESS] PORT]; an ADDRESS alone (neither a port nor all digits, so
+ * a bad port number stays a usage error) is on the default port.
+ */
+static void
+server_args(int argc, char *argv[], const struct opts *o,
+    const char *defport, const char **host, const char **port)
+{
+	const char *errstr;
+
+	if (argc == 1 && o->family != AF_UNIX &&
+	    opts_port(argv[0], o->numeric, &errstr) == -1 &&
+	    argv[0][strspn(argv[0], "0123456789")] != '\0') {
+		*host = argv[0];
+		*port = defport;
+		return;
+	}
+	opts_server_args(argc, argv, o, defport, SYNOPSIS, host, port);
+}
+
 int
 cmd_timeserver(int argc, char *argv[])
 {
 	struct opts o;
 	struct timeserve_opts to = { .proto = TP_STRFTIME,
-	    .stratum = TP_STRATUM_DEFAULT };
+	    .stratum = TP_STRATUM_DEFAULT, .rate = UINT_MAX };
 	struct passwd *pw = NULL;
 	const char *user = NULL, *host = NULL, *port;
 	char defport[16];
-	int fds[SOCK_MAXLISTEN], nfd;
+	int fds[SOCK_MAXLISTEN], nfd, rate_default;
 
 	opts_init(&o);
 	parse(argc, argv, &o, &to, &user);
 	argc -= optind;
 	argv += optind;
 	snprintf(defport, sizeof(defport), "%d", timeproto_port(to.proto));
-	opts_server_args(argc, argv, &o, defport, SYNOPSIS, &host, &port);
+	server_args(argc, argv, &o, defport, &host, &port);
 	if (to.tcp && to.proto == TP_NTP)
 		errx(2, "cannot use --tcp with --proto ntp");
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(2, "user %s: no such user", user);
+	if ((rate_default = to.rate == UINT_MAX))
+		to.rate = default_rate(&o, &to);
 	to.verbose = o.verbose;
 	to.idle_ms = o.timeout_ms;
 	/* Read the zone now: once root is gone it may not be readable. */
 	tzset();
 	nfd = bind_all(host, port, &o, &to, fds);
+	if (o.verbose > 0 && rate_default && to.rate > 0)
+		warnx("rate limit %u requests a second per source (the "
+		    "default for %s over UDP)", to.rate,
+		    timeproto_name(to.proto));
 	if (pw != NULL)
 		drop_root(pw);
 	if (to.tcp)

@@ -35,7 +35,8 @@ OPTS_HELP_SERVER
 "      --frame MODE     line (default: a datagram a line) or raw bytes\n"
 "      --show-sender    prefix each datagram with HOST:PORT of its sender\n"
 "      --echo           send each datagram back to its sender\n"
-"  -W, --count N        exit after N datagrams\n"
+"  -W, --count N        exit after N datagrams (and, if stdin is not a\n"
+"                       terminal, once stdin went to the latest sender)\n"
 "      --join GROUP     join multicast GROUP (GROUP%IFACE: on IFACE)\n"
 OPTS_HELP_HEXDUMP;
 
@@ -166,6 +167,8 @@ cmd_udp_listen(int argc, char *argv[])
 	if (o.hexdump != NULL &&
 	    (uo.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
 		err(1, "hexdump %s: %s", o.hexdump, errstr);
+	/* A one-shot responder: printf 'answer\n' | udp-listen -W 1 P. */
+	uo.drain_stdin = !isatty(STDIN_FILENO);
 	if ((rv = udp_run(fds, nfd, NULL, 0, &uo)) == -1)
 		err(1, "epoll");
 	hexdump_close(uo.hexdump);

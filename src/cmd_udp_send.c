@@ -19,7 +19,8 @@
 #define SYNOPSIS "sockkit udp-send [OPTIONS] HOST PORT [MESSAGE...]"
 
 enum {
-	OPT_COUNT = OPT_CMD,
+	OPT_REPEAT = OPT_CMD,
+	OPT_COUNT,
 	OPT_TTL,
 	OPT_SHOW_SENDER
 };
@@ -34,7 +35,7 @@ OPTS_HELP_DURATION
 "      --frame MODE     stdin: line (default: a line a datagram) or raw\n"
 "  -b, --broadcast      allow a broadcast destination\n"
 "  -i, --interval DUR   wait DUR between datagrams\n"
-"      --count N        send MESSAGE N times (0: until killed)\n"
+"      --repeat N       send MESSAGE N times (0: until killed)\n"
 "  -r, --replies N      exit as soon as N replies have come\n"
 "      --ttl N          unicast and multicast hop limit\n"
 "      --show-sender    prefix each reply with its sender's HOST:PORT\n"
@@ -47,6 +48,7 @@ static const struct option longopts[] = {
 	{ "broadcast",		no_argument,		NULL,	'b' },
 	{ "interval",		required_argument,	NULL,	'i' },
 	{ "replies",		required_argument,	NULL,	'r' },
+	{ "repeat",		required_argument,	NULL,	OPT_REPEAT },
 	{ "count",		required_argument,	NULL,	OPT_COUNT },
 	{ "ttl",		required_argument,	NULL,	OPT_TTL },
 	{ "show-sender",	no_argument,		NULL,	OPT_SHOW_SENDER },
@@ -56,7 +58,7 @@ static const struct option longopts[] = {
 struct send_opts {
 	int		 broadcast;
 	int		 ttl;		/* -1: the system's */
-	int		 count_set;
+	int		 repeat_set;
 	char		*path;		/* -U: our own address */
 };
 
@@ -86,10 +88,14 @@ parse(int argc, char *argv[], struct opts *o, struct udp_opts *uo,
 			uo->count = opts_number(optarg, 1, LLONG_MAX,
 			    "replies");
 			break;
-		case OPT_COUNT:
-			uo->repeat = opts_number(optarg, 0, LLONG_MAX, "count");
-			so->count_set = 1;
+		case OPT_REPEAT:
+			uo->repeat = opts_number(optarg, 0, LLONG_MAX,
+			    "repeat");
+			so->repeat_set = 1;
 			break;
+		case OPT_COUNT:
+			/* Was this option's name; udp-listen's means "exit". */
+			errx(2, "--count is now --repeat N on udp-send");
 		case OPT_TTL:
 			so->ttl = opts_number(optarg, 0, 255, "ttl");
 			break;
@@ -152,8 +158,8 @@ check(const struct opts *o, const struct send_opts *so, int message)
 {
 	if (o->frame == FRAME_LEN32)
 		errx(2, "frame len32: not for datagrams (line or raw)");
-	if (so->count_set && !message)
-		errx(2, "cannot use --count without MESSAGE");
+	if (so->repeat_set && !message)
+		errx(2, "cannot use --repeat without MESSAGE");
 	if (o->family == AF_UNIX && (so->broadcast || so->ttl >= 0))
 		errx(2, "cannot use -b or --ttl with --unix");
 }

@@ -3,6 +3,9 @@
 
 #include "timeproto.h"
 
+/* Requests/s per source for UDP replies that outgrow their requests. */
+#define TIMESERVE_RATE_DEFAULT	20
+
 struct timeserve_opts {
 	enum timeproto	 proto;
 	int		 tcp;		/* stream sockets, not datagrams */

@@ -22,6 +22,8 @@
 
 #define BATCH		64		/* datagrams a recvmmsg/sendmmsg */
 #define SLOT		65536		/* receive slot: any UDP datagram */
+#define UNIX_SLOT_MAX	(4 * 1024 * 1024)	/* Unix slot at most */
+#define UNIX_BATCH_MEM	(16 * 1024 * 1024)	/* Unix slots at most */
 #define ROUNDS		4		/* receive batches a wakeup */
 
 /*
@@ -40,6 +42,8 @@ struct udp {
 	struct iovec		 riov[BATCH];
 	struct sockaddr_storage	 rname[BATCH];
 	unsigned char		*rbuf;
+	size_t			 slot;		/* bytes a receive slot */
+	int			 batch;		/* slots */
 	char			 pfx[BATCH][ADDR_STRLEN + 1];
 	struct iovec		 oiov[BATCH * 3];
 	struct conn		*out;
@@ -62,8 +66,9 @@ struct udp {
 	socklen_t		 clen;
 	char			 cstr[ADDR_STRLEN + 1];
 	size_t			 cstrlen;
-	unsigned long long	 nin, nout, nrefused;
+	unsigned long long	 nin, nout, nrefused, ncut;
 	uint64_t		 dumped[2];	/* --hexdump: out, in */
+	int			 counted;	/* -W reached: read no more */
 	int			 stopped;
 	int			 status;
 };
@@ -311,7 +316,7 @@ set_masks(struct udp *u)
 	int i, m;
 
 	for (i = 0; i < u->nfd; i++) {
-		m = u->stalled ? 0 : LOOP_READ;
+		m = u->stalled || u->counted ? 0 : LOOP_READ;
 		if (u->fds[i] == u->dfd && u->wblocked)
 			m |= LOOP_WRITE;
 		loop_mask(u->loop, u->fds[i], m);
@@ -507,6 +512,38 @@ echo_batch(struct udp *u, int fd, int n)
 	}
 }
 
+/*
+ * -W reached: end now, or, when stdin is to be drained (not a terminal),
+ * once it has been read to its end and sent to the latest sender.
+ */
+static void
+count_reached(struct udp *u)
+{
+	u->counted = 1;
+	/* No sender to answer (an unbound Unix client): nothing to send. */
+	if (!u->o->drain_stdin || u->o->message != NULL || u->o->echo ||
+	    u->done || u->dfd == -1)
+		finish(u, 0);
+	else
+		set_masks(u);
+}
+
+/* Say so when a datagram did not fit its slot; the exit status is 1. */
+static void
+check_cut(struct udp *u, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!(u->rm[i].msg_hdr.msg_flags & MSG_TRUNC))
+			continue;
+		u->ncut++;
+		u->status = 1;
+		warnx("datagram cut to %zu bytes: longer than the receive "
+		    "buffer", u->slot);
+	}
+}
+
 /* Deliver n received datagrams: stdout, echo, the latest sender. */
 static void
 deliver(struct udp *u, int fd, int n)
@@ -535,7 +572,7 @@ deliver(struct udp *u, int fd, int n)
 			send_pump(u);
 	}
 	if (u->o->count > 0 && u->nin >= u->o->count)
-		finish(u, 0);
+		count_reached(u);
 }
 
 static void
@@ -558,8 +595,8 @@ recv_batch(struct udp *u, int fd)
 	int i, n, want;
 
 	for (i = 0; i < ROUNDS && !u->stalled && !u->stopped; i++) {
-		want = BATCH;
-		if (u->o->count > 0 && u->o->count - u->nin < BATCH)
+		want = u->batch;
+		if (u->o->count > 0 && u->o->count - u->nin < (unsigned)want)
 			want = u->o->count - u->nin;
 		if (want == 0)
 			break;
@@ -575,6 +612,7 @@ recv_batch(struct udp *u, int fd)
 				warn("receive");
 			break;
 		}
+		check_cut(u, n);
 		deliver(u, fd, n);
 		if (n < want || u->out == NULL)
 			break;
@@ -609,8 +647,6 @@ pull_stdin(struct udp *u, int max)
 
 	while (u->sn < max &&
 	    (r = frame_next(&u->dec, &m, &len, &errstr)) == 1) {
-		if (u->o->frame == FRAME_LINE && len > 0 && m[len - 1] == '\n')
-			len--;
 		/* A line across reads is in the decoder: keep a copy. */
 		if (m < u->ibuf || m >= u->ibuf + u->ilen) {
 			memcpy(u->spill, m, len);
@@ -658,7 +694,12 @@ quiet(struct loop *l, void *arg)
 		loop_timer(l, left, quiet, u);
 		return;
 	}
-	if (u->o->count > 0 && u->nin < u->o->count) {
+	if (!u->o->listen && u->nin == 0 && u->nrefused > 0) {
+		/* Refused, and nothing answered: nobody is there. */
+		if (u->o->verbose >= 0)
+			warnx("%s: %s", u->o->peer, strerror(ECONNREFUSED));
+		finish(u, 1);
+	} else if (u->o->count > 0 && u->nin < u->o->count) {
 		if (u->o->verbose >= 0)
 			warnx("timed out: %llu of %llu %s", u->nin,
 			    u->o->count, u->o->listen ? "datagrams" :
@@ -678,8 +719,11 @@ input_done(struct udp *u)
 	if (u->done)
 		return;
 	u->done = 1;
-	if (u->o->listen)
+	if (u->o->listen) {
+		if (u->counted)
+			finish(u, 0);
 		return;
+	}
 	u->last = loop_now(u->loop);
 	loop_timer(u->loop, u->o->idle_ms, quiet, u);
 }
@@ -810,6 +854,30 @@ send_pump(struct udp *u)
 
 /* --- set-up ------------------------------------------------------------ */
 
+/*
+ * A UDP datagram fits SLOT.  A Unix one can be as long as its sender's
+ * send buffer, up to the wmem_max sysctl unprivileged: size the slots to
+ * that (at most UNIX_SLOT_MAX; a longer one is reported as cut).
+ */
+static void
+slot_size(struct udp *u)
+{
+	FILE *fp;
+	long max = 0;
+
+	u->slot = SLOT;
+	u->batch = BATCH;
+	if (sock_family(u->fds[0]) != AF_UNIX)
+		return;
+	if ((fp = fopen("/proc/sys/net/core/wmem_max", "r")) != NULL) {
+		if (fscanf(fp, "%ld", &max) != 1)
+			max = 0;
+		fclose(fp);
+	}
+	u->slot = MAXIMUM(SLOT, MINIMUM(max, UNIX_SLOT_MAX));
+	u->batch = MAXIMUM(1, MINIMUM(BATCH, UNIX_BATCH_MEM / u->slot));
+}
+
 /* Set up u on the nfd sockets fds; 0, or -1 with errno set. */
 static int
 udp_init(struct udp *u, int *fds, int nfd, const struct udp_opts *o)
@@ -824,10 +892,11 @@ udp_init(struct udp *u, int *fds, int nfd, const struct udp_opts *o)
 	u->left = o->repeat;
 	if ((u->loop = loop_new()) == NULL)
 		return -1;
-	u->rbuf = xmalloc((size_t)BATCH * SLOT);
-	for (i = 0; i < BATCH; i++) {
-		u->riov[i].iov_base = u->rbuf + (size_t)i * SLOT;
-		u->riov[i].iov_len = SLOT;
+	slot_size(u);
+	u->rbuf = xmalloc((size_t)u->batch * u->slot);
+	for (i = 0; i < u->batch; i++) {
+		u->riov[i].iov_base = u->rbuf + (size_t)i * u->slot;
+		u->riov[i].iov_len = u->slot;
 		u->rm[i].msg_hdr.msg_iov = &u->riov[i];
 		u->rm[i].msg_hdr.msg_iovlen = 1;
 		u->rm[i].msg_hdr.msg_name = &u->rname[i];

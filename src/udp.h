@@ -34,13 +34,14 @@ struct udp_opts {
 	int		 listen;	/* stdin goes to the latest sender */
 	int		 show_sender;
 	int		 echo;
+	int		 drain_stdin;	/* -W: also send all of stdin first */
 	int		 verbose;
 	long		 idle_ms;	/* -w: no traffic ends it; -1: never */
 	unsigned long long count;	/* -r, -W: stop after N; 0: never */
 	long		 interval_ms;	/* -i: between datagrams */
 	const char	*message;	/* MESSAGE words, or NULL: stdin */
 	size_t		 msglen;
-	unsigned long long repeat;	/* --count; 0: forever */
+	unsigned long long repeat;	/* --repeat; 0: forever */
 	const char	*peer;		/* udp-send: "HOST port PORT" */
 	struct hexdump	*hexdump;	/* --hexdump, or NULL */
 };

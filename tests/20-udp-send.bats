@@ -24,14 +24,14 @@ ms() {
 	date +%s%3N
 }
 
-@test "udp-send: each stdin line is one datagram, without its newline" {
+@test "udp-send: each stdin line is one datagram, its newline kept" {
 	record 4
 	run -0 --separate-stderr "$SK" udp-send -w 0 127.0.0.1 "$PORT" \
 	    < <(printf 'one\ntwo words\n\nlast')
 	got
-	same "$(<"$T/got")" "b'one'
-b'two words'
-b''
+	same "$(<"$T/got")" "b'one\\n'
+b'two words\\n'
+b'\\n'
 b'last'"
 	[ -z "$output" ]
 	[ -z "$stderr" ]
@@ -53,20 +53,20 @@ b'last'"
 	same "$(<"$T/got")" "b'a\\nb\\n'"
 }
 
-@test "udp-send: lines up to 65507 bytes go whole, one datagram each" {
+@test "udp-send: lines up to 65507 bytes (newline included) go whole" {
 	start_peer "$T/peer" udp.py sizes "$T/got" 3
 	"$PYTHON" -c 'import sys; w = sys.stdout.write
-w("x" * 65507 + "\n"); w("y" * 30000 + "\n"); w("z\n")' >"$T/in"
+w("x" * 65506 + "\n"); w("y" * 30000 + "\n"); w("z\n")' >"$T/in"
 	run -0 --separate-stderr "$SK" udp-send -w 0 127.0.0.1 "$PORT" \
 	    <"$T/in"
 	got
-	same "$(<"$T/got")" $'65507\n30000\n1'
+	same "$(<"$T/got")" $'65507\n30001\n2'
 }
 
-@test "udp-send: --count and -i send MESSAGE periodically" {
+@test "udp-send: --repeat and -i send MESSAGE periodically" {
 	record 3
 	local t0=$(ms)
-	run -0 --separate-stderr "$SK" udp-send -w 0 --count 3 -i 150ms \
+	run -0 --separate-stderr "$SK" udp-send -w 0 --repeat 3 -i 150ms \
 	    127.0.0.1 "$PORT" tick
 	got
 	same "$(<"$T/got")" $'b\'tick\'\nb\'tick\'\nb\'tick\''
@@ -134,11 +134,11 @@ w("x" * 65507 + "\n"); w("y" * 30000 + "\n"); w("z\n")' >"$T/in"
 @test "udp-send: refusals while sending are reported with -v only" {
 	local port
 	port=$(free_port)
-	run -1 --separate-stderr "$SK" udp-send -v --count 3 -i 100ms \
+	run -1 --separate-stderr "$SK" udp-send -v --repeat 3 -i 100ms \
 	    127.0.0.1 "$port" x
 	[[ $stderr == *"sent 3 datagrams"* ]]
 	(($(grep -c 'Connection refused' <<<"$stderr") >= 2))
-	run -1 --separate-stderr "$SK" udp-send --count 3 -i 100ms \
+	run -1 --separate-stderr "$SK" udp-send --repeat 3 -i 100ms \
 	    127.0.0.1 "$port" x
 	same "$stderr" "sockkit: udp-send: 127.0.0.1 port $port: Connection refused"
 }
@@ -162,15 +162,15 @@ w("x" * 65507 + "\n"); w("y" * 30000 + "\n"); w("z\n")' >"$T/in"
 	printf 'ok\n%65508s\n' x >"$T/in"
 	run -1 --separate-stderr "$SK" udp-send 127.0.0.1 "$PORT" <"$T/in"
 	got
-	same "$(<"$T/got")" "b'ok'"
+	same "$(<"$T/got")" "b'ok\\n'"
 	same "$stderr" "sockkit: udp-send: stdin: line too long (a datagram holds at most 65507 bytes)"
 }
 
-@test "udp-send: usage errors: len32, --count without MESSAGE, no PORT" {
+@test "udp-send: usage errors: len32, --repeat without MESSAGE, no PORT" {
 	run -2 --separate-stderr "$SK" udp-send --frame len32 127.0.0.1 9
 	[[ $stderr == *"frame len32: not for datagrams"* ]]
-	run -2 --separate-stderr "$SK" udp-send --count 2 127.0.0.1 9
-	same "$stderr" "sockkit: udp-send: cannot use --count without MESSAGE"
+	run -2 --separate-stderr "$SK" udp-send --repeat 2 127.0.0.1 9
+	same "$stderr" "sockkit: udp-send: cannot use --repeat without MESSAGE"
 	run -2 --separate-stderr "$SK" udp-send 127.0.0.1
 	same "${stderr_lines[0]}" "sockkit: udp-send: missing PORT"
 	[[ ${stderr_lines[1]} == "usage: sockkit udp-send "* ]]
@@ -209,4 +209,46 @@ w("x" * 65507 + "\n"); w("y" * 30000 + "\n"); w("z\n")' >"$T/in"
 	kill -TERM "$pid"
 	expect_exit 143 "$pid" "$T/err"
 	[ -z "$(find "$T" -name 'sockkit.*')" ]
+}
+
+# nc_udp_listen PORT: start nc -u -l on 127.0.0.1 PORT, its output in
+# $T/nc.out; wait until the port is bound.
+nc_udp_listen() {
+	local i
+	command -v nc >/dev/null || skip "nc is not installed"
+	bg_run /dev/null "$T/nc.out" "$T/nc.err" nc -u -l 127.0.0.1 "$1"
+	NC_PID=$BG_PID
+	for ((i = 0; i < WAIT_SECS * 20; i++)); do
+		[[ -n $(ss -Hlun "sport = :$1") ]] && return 0
+		sleep 0.05
+	done
+	echo "# nc did not bind port $1" >&2
+	return 1
+}
+
+@test "udp-send: nc -u -l gets stdin's lines with their newlines" {
+	local port
+	port=$(free_port)
+	nc_udp_listen "$port"
+	run -0 --separate-stderr "$SK" udp-send -w 0 127.0.0.1 "$port" \
+	    < <(printf 'x\ny\n')
+	wait_grep y "$T/nc.out"
+	same "$(od -c <"$T/nc.out")" "$(printf 'x\ny\n' | od -c)"
+}
+
+@test "udp-send: stdin datagrams all refused, no reply: exit 1 with a message" {
+	local port
+	port=$(free_port)
+	run -1 --separate-stderr "$SK" udp-send 127.0.0.1 "$port" < <(echo hi)
+	same "$stderr" "sockkit: udp-send: 127.0.0.1 port $port: Connection refused"
+	[ -z "$output" ]
+	# Slower stdin, so the refusal comes before stdin's end.
+	run -1 --separate-stderr "$SK" udp-send -w 300ms 127.0.0.1 "$port" \
+	    < <(echo hi; sleep 0.3; echo ho; sleep 0.3)
+	same "$stderr" "sockkit: udp-send: 127.0.0.1 port $port: Connection refused"
+}
+
+@test "udp-send: --count is not udp-send's option (it is --repeat)" {
+	run -2 --separate-stderr "$SK" udp-send --count 2 127.0.0.1 9 x
+	same "$stderr" "sockkit: udp-send: --count is now --repeat N on udp-send"
 }

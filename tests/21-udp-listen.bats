@@ -91,7 +91,7 @@ send() {
 	wait_grep from-b "$T/out"
 	printf 'answer\nsecond\n' >"$T/in"
 	wait_grep second "$T/replies"
-	same "$(<"$T/replies")" $'b\'answer\'\nb\'second\''
+	same "$(<"$T/replies")" $'b\'answer\\n\'\nb\'second\\n\''
 	kill "$a"
 	[ ! -s "$T/replies.a" ]
 }
@@ -151,7 +151,7 @@ send() {
 	wait_grep hello "$T/out"
 	echo back >"$T/in"
 	wait_grep back "$T/replies"
-	same "$(<"$T/replies")" "b'back'"
+	same "$(<"$T/replies")" "b'back\\n'"
 	kill -TERM "$pid"
 	expect_exit 143 "$pid" "$T/err"
 	[ ! -e "$sock" ]
@@ -166,4 +166,59 @@ send() {
 	    "$sock" < <(printf 'l1\nl2\n')
 	same "$output" $'l1\nl2'
 	same "$(<"$T/out")" $'l1\nl2'
+}
+
+@test "udp-listen: printf answer | udp-listen -W 1 answers the sender, then exits" {
+	printf 'answer\n' >"$T/answer"
+	IN=$T/answer start_server "$T/out" udp-listen -W 1 127.0.0.1 0
+	send ping
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	same "$(<"$T/out")" ping
+	wait_grep answer "$T/replies"
+	same "$(<"$T/replies")" "b'answer\\n'"
+}
+
+@test "udp-listen: -W 1 with stdin /dev/null exits after the datagram" {
+	start_server "$T/out" udp-listen -W 1 127.0.0.1 0
+	send ping
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	same "$(<"$T/out")" ping
+}
+
+@test "udp-listen: a 100000-byte Unix datagram arrives whole" {
+	local sock=$T/big.sock
+	bg_run /dev/null "$T/out" "$T/err" "$SK" udp-listen -U --frame raw \
+	    -W 1 "$sock"
+	local pid=$BG_PID
+	wait_socket "$sock" "$pid"
+	"$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+s.sendto(b"x" * 100000, sys.argv[1])
+' "$sock"
+	expect_exit 0 "$pid" "$T/err"
+	same "$(wc -c <"$T/out")" 100000
+	[ ! -s "$T/err" ]
+}
+
+@test "udp-listen: a Unix datagram longer than the buffer is reported, exit 1" {
+	local sock=$T/big.sock max
+	[[ $(id -u) == 0 ]] || skip "SO_SNDBUFFORCE needs root"
+	# The slot is the wmem_max sysctl, at most 4 MiB.
+	max=$(</proc/sys/net/core/wmem_max)
+	if ((max < 65536)); then max=65536; fi
+	if ((max > 4194304)); then max=4194304; fi
+	bg_run /dev/null "$T/out" "$T/err" "$SK" udp-listen -U --frame raw \
+	    -W 1 "$sock"
+	local pid=$BG_PID
+	wait_socket "$sock" "$pid"
+	"$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 32, 16 << 20)  # SO_SNDBUFFORCE
+s.sendto(b"x" * (int(sys.argv[2]) + 1000), sys.argv[1])
+' "$sock" "$max"
+	expect_exit 1 "$pid" "$T/err"
+	same "$(<"$T/err")" "sockkit: udp-listen: datagram cut to $max bytes: longer than the receive buffer"
 }

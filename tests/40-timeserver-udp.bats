@@ -104,3 +104,27 @@ ts_start() {
 	[[ ${lines[1]} =~ ^20[0-9]{2}- ]]
 	[ ! -s "$BATS_TEST_TMPDIR/out" ]
 }
+
+@test "timeserver: an address alone is ADDRESS on the protocol's default port" {
+	[[ $(id -u) == 0 ]] || skip "unshare -n needs root"
+	command -v ip >/dev/null || skip "ip is not installed"
+	# A network namespace of its own: the default port 9000 is free there.
+	# shellcheck disable=SC2016
+	run -0 --separate-stderr timeout 20 unshare -n bash -c '
+ip link set lo up || exit 3
+"$1" timeserver --port-file "$2" 127.0.0.1 2>"$2.err" &
+pid=$!
+for ((i = 0; i < 200; i++)); do [[ -s $2 ]] && break; sleep 0.05; done
+cat "$2"
+"$3" "$4" udp 9000 "%Y"
+kill "$pid"
+' _ "$SK" "$BATS_TEST_TMPDIR/port" "$PYTHON" "$TS"
+	[ "${lines[0]}" = 9000 ]
+	[[ ${lines[1]} =~ ^20[0-9]{2}$ ]]
+	[ ! -s "$BATS_TEST_TMPDIR/port.err" ]
+}
+
+@test "timeserver: a one-argument bad port number stays a usage error" {
+	run -2 --separate-stderr "$SK" timeserver 70000
+	same "$stderr" "sockkit: timeserver: port 70000: invalid port"
+}

@@ -44,7 +44,8 @@ need() {
 }
 
 @test "timeserver: chronyd -Q takes a sample from --proto ntp on a port" {
-	need chronyd
+	command -v chronyd >/dev/null ||
+	    skip "chronyd is not installed (tests/deps.sh installs chrony only when CI=true: it would replace systemd-timesyncd)"
 	[[ $(id -u) == 0 ]] || skip "chronyd -Q must start as root"
 	ts_start --proto ntp 127.0.0.1 0
 	run -0 --separate-stderr timeout 20 chronyd -Q -t 10 \
@@ -76,4 +77,39 @@ need() {
 	run -0 --separate-stderr bash -c 'echo |
 	    timeout 10 nc.openbsd -u -w 1 127.0.0.1 "$1"' _ "$PORT"
 	[[ $output =~ ^[A-Z][a-z]+day,\ .*$'\r'$ ]]
+}
+
+# deps_stub DIR: fake dpkg-query (nothing installed), id (root) and apt-get
+# (logs its arguments to DIR/apt.log and prints pages, as dpkg does).
+deps_stub() {
+	mkdir -p "$1/bin"
+	printf '#!/bin/sh\nexit 1\n' >"$1/bin/dpkg-query"
+	printf '#!/bin/sh\necho 0\n' >"$1/bin/id"
+	printf '#!/bin/sh\necho "$*" >>%s/apt.log\nseq 200\n' "$1" \
+	    >"$1/bin/apt-get"
+	chmod +x "$1/bin/"*
+}
+
+@test "deps.sh: without CI=true it does not install chrony (no daemon swap)" {
+	deps_stub "$BATS_TEST_TMPDIR"
+	CI= PATH="$BATS_TEST_TMPDIR/bin:$PATH" run -0 --separate-stderr \
+	    sh "$BATS_TEST_DIRNAME/deps.sh"
+	grep -q 'install.* rdate' "$BATS_TEST_TMPDIR/apt.log"
+	run -1 grep -w chrony "$BATS_TEST_TMPDIR/apt.log"
+}
+
+@test "deps.sh: with CI=true it installs chrony" {
+	deps_stub "$BATS_TEST_TMPDIR"
+	CI=true PATH="$BATS_TEST_TMPDIR/bin:$PATH" run -0 --separate-stderr \
+	    sh "$BATS_TEST_DIRNAME/deps.sh"
+	grep -q 'install.* chrony' "$BATS_TEST_TMPDIR/apt.log"
+}
+
+@test "deps.sh: apt's output is kept to a summary (at most 3 lines)" {
+	deps_stub "$BATS_TEST_TMPDIR"
+	CI=true PATH="$BATS_TEST_TMPDIR/bin:$PATH" run -0 --separate-stderr \
+	    sh "$BATS_TEST_DIRNAME/deps.sh"
+	[ -z "$output" ]
+	(( ${#stderr_lines[@]} <= 3 ))
+	[[ $stderr == *"installed "*" packages"* ]]
 }

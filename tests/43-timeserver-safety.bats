@@ -60,10 +60,41 @@ ts_start() {
 	[[ $output =~ ^20[0-9]{2}$ ]]
 }
 
-@test "timeserver: without --rate-limit a burst from one source is answered" {
-	ts_start 127.0.0.1 0
+@test "timeserver: --rate-limit 0 answers a whole burst from one source" {
+	ts_start --rate-limit 0 127.0.0.1 0
 	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" count "$PORT" 50
 	same "$output" 50
+}
+
+@test "timeserver: strftime over UDP is rate-limited per source by default (20/s)" {
+	ts_start -v 0
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" count "$PORT" 50
+	(( output >= 20 && output <= 22 )) || { echo "# answered $output" >&2; false; }
+	wait_grep 'over the rate limit: dropped$' "$BATS_TEST_TMPDIR/srv.err"
+	grep -q '^sockkit: timeserver: rate limit 20 requests a second per source (the default for strftime over UDP)$' \
+	    "$BATS_TEST_TMPDIR/srv.err"
+	# Another source has a bucket of its own.
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp --bind 127.0.0.2 \
+	    --host 127.0.0.2 "$PORT" '%Y'
+	[[ $output =~ ^20[0-9]{2}$ ]]
+}
+
+@test "timeserver: daytime over UDP is rate-limited per source by default" {
+	ts_start --proto daytime 127.0.0.1 0
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" count "$PORT" 50
+	(( output >= 20 && output <= 22 )) || { echo "# answered $output" >&2; false; }
+}
+
+@test "timeserver: RFC 868 time over UDP and strftime over TCP are not limited by default" {
+	ts_start --proto time 127.0.0.1 0
+	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" count "$PORT" 50
+	same "$output" 50
+	start_server "$BATS_TEST_TMPDIR/tcp" timeserver --tcp 127.0.0.1 0
+	local n out
+	for ((n = 0; n < 30; n++)); do
+		out=$(timeout 10 "$PYTHON" "$TS" tcp "$PORT" '%Y')
+		[[ $out =~ ^20[0-9]{2}$ ]] || { echo "# request $n: $out" >&2; false; }
+	done
 }
 
 # ts_logs NAME ARGS...: start a rate-limited (3/s) server with ARGS,
@@ -115,8 +146,9 @@ ts_logs() {
 	ts_start -v 127.0.0.1 0
 	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp "$PORT" '%Y' '%Q'
 	wait_grep 'invalid conversion' "$BATS_TEST_TMPDIR/srv.err"
+	# "strftime over UDP on ...", the default rate limit, the error.
 	run cat "$BATS_TEST_TMPDIR/srv.err"
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${#lines[@]}" -eq 3 ]
 	ts_start 127.0.0.1 0
 	run -0 --separate-stderr timeout 10 "$PYTHON" "$TS" udp "$PORT" '%Q'
 	[ ! -s "$BATS_TEST_TMPDIR/srv.err" ]
@@ -135,8 +167,8 @@ ts_logs() {
 	same "$stderr" "sockkit: timeserver: stratum 16: too large"
 	run -2 --separate-stderr "$SK" timeserver --stratum 0 0
 	same "$stderr" "sockkit: timeserver: stratum 0: too small"
-	run -2 --separate-stderr "$SK" timeserver --rate-limit 0 0
-	same "$stderr" "sockkit: timeserver: rate-limit 0: too small"
+	run -2 --separate-stderr "$SK" timeserver --rate-limit -1 0
+	same "$stderr" "sockkit: timeserver: rate-limit -1: too small"
 	run -2 --separate-stderr "$SK" timeserver --user no-such-user-x 0
 	same "$stderr" "sockkit: timeserver: user no-such-user-x: no such user"
 	run -2 --separate-stderr "$SK" timeserver 65536
