@@ -399,14 +399,6 @@ hwm() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
-# skip_rss_if_asan: skip the rest of a test under AddressSanitizer,
-# whose shadow memory and quarantine make the resident set meaningless.
-skip_rss_if_asan() {
-	if grep -qa __asan_init "$SK"; then
-		skip "peak RSS is not meaningful under AddressSanitizer"
-	fi
-}
-
 @test "tcp-serve: -k past --max-memory drops the client holding the most, reported with -v" {
 	start_server "$T/out" tcp-serve -k -v --frame line --max-memory 4M \
 	    127.0.0.1 0
@@ -417,17 +409,20 @@ skip_rss_if_asan() {
 	running "$SERVER_PID"
 }
 
+# Peak RSS means nothing under ASan: tests/run.sh leaves it out there.
+# bats test_tags=rss
 @test "tcp-serve: -k unfinished long lines from many clients stay within --max-memory" {
 	start_server "$T/out" tcp-serve -k -v --frame line --max-memory 16M \
 	    127.0.0.1 0
 	run -0 partial 10 8
 	wait_count 6 "memory budget reached" "$T/out.err"
-	skip_rss_if_asan
 	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
 	[ "$(hwm "$SERVER_PID")" -lt $((40 * 1024)) ]
 	running "$SERVER_PID"
 }
 
+# Peak RSS means nothing under ASan: tests/run.sh leaves it out there.
+# bats test_tags=rss
 @test "tcp-serve: -k --frame line, endless stdin: clients that never read are dropped at --max-queue in real bytes while one reads" {
 	bg_run /dev/null "$T/fifo" /dev/null yes
 	IN=rw:$T/fifo start_server "$T/out" tcp-serve -k -v --frame line \
@@ -441,7 +436,6 @@ skip_rss_if_asan() {
 		    "$PYTHON" "$M" noread 127.0.0.1 "$PORT" 60
 	done
 	wait_count 10 "too slow: out-queue full" "$T/out.err"
-	skip_rss_if_asan
 	echo "# peak $(hwm "$SERVER_PID") KiB" >&2
 	[ "$(hwm "$SERVER_PID")" -lt $((48 * 1024)) ]
 	running "$SERVER_PID"
@@ -483,6 +477,8 @@ finally:
 	[ "$output" = closed ]
 }
 
+# Peak RSS means nothing under ASan: tests/run.sh leaves it out there.
+# bats test_tags=rss
 @test "tcp-serve: -k stdin goes at the pace of the fastest client: the last one left is never dropped" {
 	bg_run /dev/null "$T/fifo" /dev/null yes
 	IN=rw:$T/fifo start_server "$T/out" tcp-serve -k -v --frame line \
@@ -498,6 +494,5 @@ finally:
 	sleep 3
 	[ "$(grep -c "too slow" "$T/out.err")" -le 2 ]
 	running "$SERVER_PID"
-	skip_rss_if_asan
 	[ "$(hwm "$SERVER_PID")" -lt $((24 * 1024)) ]
 }
