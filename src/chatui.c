@@ -309,6 +309,10 @@ ui_run(int fd, const char *nick, int edit, int verbose, int crlf)
 	}
 	rl_callback_handler_remove();
 done:
+	if (u.sock != NULL)
+		conn_destroy(u.sock);
+	if (u.loop != NULL)
+		loop_free(u.loop);
 	frame_dec_free(&u.dec);
 	free(u.vis);
 	return u.status;
