@@ -141,6 +141,21 @@ dir_init(struct dir *d, int from, int to, int to_sock)
 	}
 }
 
+/* Leave the fast path: move d's bytes through a buffer, in mode. */
+static void
+dir_buffered(struct dir *d, enum mode mode)
+{
+	free(d->buf);
+	if (d->p[0] != -1) {
+		close(d->p[0]);
+		close(d->p[1]);
+		d->p[0] = d->p[1] = -1;
+	}
+	d->mode = mode;
+	d->buf = xmalloc(BUFSZ);
+	d->from_ready = !d->blocking;
+}
+
 /*
  * Frame a direction: toward the socket each line of stdin is a line, or
  * a len32 frame without its newline; from the socket each message is
@@ -150,15 +165,7 @@ dir_init(struct dir *d, int from, int to, int to_sock)
 static void
 dir_frame(struct dir *d, enum frame_mode mode, size_t max)
 {
-	free(d->buf);
-	if (d->p[0] != -1) {
-		close(d->p[0]);
-		close(d->p[1]);
-		d->p[0] = d->p[1] = -1;
-	}
-	d->mode = M_FRAME;
-	d->buf = xmalloc(BUFSZ);
-	d->from_ready = !d->blocking;
+	dir_buffered(d, M_FRAME);
 	d->len32 = d->to_sock && mode == FRAME_LEN32;
 	d->nl = !d->to_sock;
 	frame_dec_init(&d->dec, d->to_sock ? FRAME_LINE : mode, max);
@@ -177,14 +184,7 @@ dir_habits(struct dir *d, const struct pump_opts *po)
 	if ((!d->crlf && d->hd == NULL) || d->mode == M_FRAME ||
 	    d->mode == M_BUFFER)
 		return;
-	if (d->p[0] != -1) {
-		close(d->p[0]);
-		close(d->p[1]);
-		d->p[0] = d->p[1] = -1;
-	}
-	d->mode = M_BUFFER;
-	d->buf = xmalloc(BUFSZ);
-	d->from_ready = !d->blocking;
+	dir_buffered(d, M_BUFFER);
 }
 
 /* Dump n bytes of buf as going the way of d, if --hexdump asks. */
