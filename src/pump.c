@@ -452,20 +452,28 @@ frame_mark(struct dir *d)
 static uint64_t
 frame_delivered(const struct dir *d, uint64_t acked)
 {
-	struct mark lo = d->base, hi = { 0, 0 };
+	struct mark lo = { 0, 0 }, hi = { 0, 0 };
 	unsigned int i, n = MINIMUM(d->nmarks, MARKS);
 	const struct mark *m;
+	int above = 0;
 
-	for (i = 0; i < n; i++) {
+	/* The newest mark overwritten comes first, then those kept. */
+	if (d->nmarks > MARKS && d->base.wire <= acked)
+		lo = d->base;
+	else if (d->nmarks > MARKS) {
+		hi = d->base;
+		above = 1;
+	}
+	for (i = 0; i < n && !above; i++) {
 		m = &d->marks[(d->nmarks - n + i) % MARKS];
 		if (m->wire <= acked)
 			lo = *m;
 		else {
 			hi = *m;
-			break;
+			above = 1;
 		}
 	}
-	if (hi.wire <= lo.wire)
+	if (!above || hi.wire <= lo.wire)
 		return lo.in;
 	return lo.in + (acked - lo.wire) * (hi.in - lo.in) /
 	    (hi.wire - lo.wire);
@@ -646,11 +654,12 @@ ack_state(struct pump *p)
 	len = sizeof(ti);
 	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
 		closed = ti.tcpi_state == TCPS_CLOSE;
+	if (ioctl(p->sock, SIOCOUTQ, &n) == -1 || n == 0)
+		return 1;
+	/* Only now: reading SO_ERROR clears it for the reads to come. */
 	len = sizeof(e);
 	if (getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
 		e = 0;
-	if (ioctl(p->sock, SIOCOUTQ, &n) == -1 || n == 0)
-		return 1;
 	if (e != 0 || closed) {
 		errno = e != 0 ? e : ECONNRESET;
 		return -1;
@@ -1019,6 +1028,16 @@ pump_session(int sock, const struct pump_opts *po, int verbose)
 	return rv == -1 ? 1 : 0;
 }
 
+/* Close both ends of a pipe that pipe2() may have made. */
+static void
+close_pair(int p[2])
+{
+	if (p[0] != -1)
+		close(p[0]);
+	if (p[1] != -1)
+		close(p[1]);
+}
+
 /* In the program's process: stdin from in, stdout to out, then exec. */
 static void
 child_exec(char **argv, const char *sh_cmd, int in, int out)
@@ -1058,11 +1077,14 @@ pump_exec(int sock, char **argv, const char *sh_cmd,
 	pid_t pid;
 
 	memset(st, 0, sizeof(*st));
+	in[0] = in[1] = out[0] = out[1] = -1;
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    (pid = fork()) == -1) {
 		warn("%s: run program", peer);
 		st->err = "cannot run the program";
 		close(sock);
+		close_pair(in);
+		close_pair(out);
 		return 1;
 	}
 	if (pid == 0)
@@ -1071,10 +1093,16 @@ pump_exec(int sock, char **argv, const char *sh_cmd,
 	sig_forward(-pid);
 	close(in[0]);
 	close(out[1]);
+	/* Our ends never block: a full pipe must not stop the other way. */
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	po.in_name = "the program's output";
 	po.crlf = 0;
-	if ((rv = pump_run(sock, out[0], in[1], &po, st, &errstr)) == -1)
+	if ((rv = pump_run(sock, out[0], in[1], &po, st, &errstr)) == -1) {
 		warnx("%s", errstr);
+		/* The connection is gone: so is the program's reason to run. */
+		kill(-pid, SIGTERM);
+	}
 	close(sock);
 	close(out[0]);
 	close(in[1]);

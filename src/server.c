@@ -238,7 +238,8 @@ client_live(struct conn *c)
 	if (s->stalled)
 		conn_pause(c, 1);
 	/* stdin is read while someone is there to send it to. */
-	if (s->nlive++ == 0 && s->in != NULL) {
+	/* A new client has room: stdin goes on, at its pace if need be. */
+	if ((s->nlive++ == 0 || s->in_held) && s->in != NULL) {
 		s->in_held = 0;
 		conn_pause(s->in, 0);
 	}
@@ -509,13 +510,14 @@ static void
 kill_kids(struct server *s, int sig)
 {
 	size_t i;
+	pid_t pid;
 	int tries;
 
 	for (i = 0; i < s->nkids; i++)
 		kill(s->kids[i], sig);
 	for (tries = 0; s->nkids > 0 && tries < 200; tries++) {
-		while (s->nkids > 0 && (i = waitpid(-1, NULL, WNOHANG)) > 0)
-			forget_kid(s, (pid_t)i);
+		while (s->nkids > 0 && (pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			forget_kid(s, pid);
 		if (s->nkids > 0)
 			usleep(10000);
 	}

@@ -496,3 +496,16 @@ finally:
 	running "$SERVER_PID"
 	[ "$(hwm "$SERVER_PID")" -lt $((24 * 1024)) ]
 }
+
+@test "tcp-serve: -k a client that arrives while stdin waits on clients that never read gets stdin" {
+	bg_run /dev/null "$T/fifo" /dev/null yes
+	IN=rw:$T/fifo start_server "$T/out" tcp-serve -k -v 127.0.0.1 0
+	bg_run /dev/null /dev/null /dev/null \
+	    "$PYTHON" "$M" noread 127.0.0.1 "$PORT" 60
+	wait_count 1 "connection from" "$T/out.err"
+	# Give stdin time to fill what the first client holds, and stop.
+	sleep 1
+	run -0 --separate-stderr bash -c 'timeout 3 "$1" tcp-connect \
+	    --recv-only 127.0.0.1 "$2" | wc -c' _ "$SK" "$PORT"
+	[ "$output" -gt 1000000 ]
+}

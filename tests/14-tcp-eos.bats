@@ -1076,3 +1076,22 @@ wait_size() {
 	wait_size "$T/out" "$(stat -c %s "$LINES")"
 	cmp "$LINES" "$T/out"
 }
+
+@test "tcp-serve --exec with --hexdump: 8 MiB through cat and back, nothing blocks" {
+	start_server "$T/srv" tcp-serve --hexdump /dev/null --exec cat \
+	    127.0.0.1 0
+	run -0 --separate-stderr bash -c 'head -c 8M /dev/zero |
+	    timeout 20 "$1" tcp-connect 127.0.0.1 "$2" | wc -c' _ "$SK" "$PORT"
+	[ "$output" = 8388608 ]
+	expect_exit 0 "$SERVER_PID" "$T/srv.err"
+}
+
+@test "tcp-serve --sh-exec: -w bounds the session; the program is stopped with it" {
+	start_server "$T/srv" tcp-serve -w 1 --sh-exec 'sleep 15' 127.0.0.1 0
+	local t0=$SECONDS
+	run --separate-stderr timeout 10 "$SK" tcp-connect --recv-only \
+	    127.0.0.1 "$PORT"
+	expect_exit 1 "$SERVER_PID" "$T/srv.err"
+	[ "$((SECONDS - t0))" -lt 5 ]
+	grep -q 'timed out: no traffic for 1s' "$T/srv.err"
+}
