@@ -170,6 +170,8 @@ server_args(int argc, char *argv[], const struct opts *o,
 {
 	const char *errstr;
 
+	if (argc == 1 && o->family != AF_UNIX)
+		opts_host_port(SYNOPSIS, argv[0], "ADDRESS");
 	if (argc == 1 && o->family != AF_UNIX &&
 	    opts_port(argv[0], o->numeric, &errstr) == -1 &&
 	    argv[0][strspn(argv[0], "0123456789")] != '\0') {

@@ -840,7 +840,7 @@ linger_left(const struct pump *p)
 	const struct pump_opts *po = p->po;
 
 	return p->up_end + (po->idle_ms >= 0 ? po->idle_ms :
-	    po->linger_ms >= 0 ? po->linger_ms : LINGER_MS) - now_ms();
+	    po->linger_ms > 0 ? po->linger_ms : LINGER_MS) - now_ms();
 }
 
 /* Return 1 when the session is over, -1 on a reset while waiting. */

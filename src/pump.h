@@ -17,7 +17,7 @@ struct hexdump;
  */
 struct pump_opts {
 	long		 idle_ms;	/* -w: no traffic either way; -1 none */
-	long		 linger_ms;	/* drain the peer before close; -1: 10s */
+	long		 linger_ms;	/* drain the peer before close; <= 0: 10s */
 	int		 no_shutdown;	/* keep the write side open at stdin EOF */
 	int		 keep_sending;	/* a terminal too sends after peer EOF */
 	int		 eof_ends;	/* peer EOF ends it, whatever stdin is */

@@ -1095,3 +1095,17 @@ wait_size() {
 	[ "$((SECONDS - t0))" -lt 5 ]
 	grep -q 'timed out: no traffic for 1s' "$T/srv.err"
 }
+
+@test "tcp-connect: when stdout's reader goes away the rest is drained, so the sender loses nothing and exits 0" {
+	head -c 5000000 /dev/urandom >"$T/five"
+	IN=$T/five start_server "$T/srv" tcp-serve 127.0.0.1 0
+	run -0 --separate-stderr bash -c 'timeout 10 "$1" tcp-connect \
+	    --recv-only 127.0.0.1 "$2" | head -c 10 | wc -c' _ "$SK" "$PORT"
+	[ "$output" = 10 ]
+	expect_exit 0 "$SERVER_PID" "$T/srv.err"
+}
+
+@test "timeserver: ADDRESS:PORT as one argument is a usage error that names the two" {
+	run -2 --separate-stderr "$SK" timeserver 127.0.0.1:9000
+	[[ ${stderr_lines[0]} == "sockkit: timeserver: 127.0.0.1:9000: ADDRESS and PORT are two arguments: '127.0.0.1 9000'" ]]
+}
