@@ -132,6 +132,36 @@ start_listener() {
 
 # --- EOF on stdin: half-close, keep receiving (--frame) -------------------
 
+# send_to_server FILE [OPTION...]: tcp-connect OPTIONS sends FILE to a
+# tcp-serve OPTIONS whose stdin is /dev/null; both exit 0, the server
+# wrote FILE exactly, and nothing else was said.
+send_to_server() {
+	local file=$1
+	shift
+	start_server "$T/out" tcp-serve "$@" 127.0.0.1 0
+	run -0 --separate-stderr timeout 20 "$SK" tcp-connect "$@" \
+	    127.0.0.1 "$PORT" <"$file"
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	expect_exit 0 "$SERVER_PID" "$T/out.err"
+	cmp "$file" "$T/out"
+}
+
+# send_to_client FILE [OPTION...]: the mirror: tcp-serve OPTIONS sends
+# FILE to a tcp-connect OPTIONS whose stdin is /dev/null.
+send_to_client() {
+	local file=$1
+	shift
+	IN=$file start_server "$T/srv" tcp-serve "$@" 127.0.0.1 0
+	bg_run /dev/null "$T/out" "$T/err" "$SK" tcp-connect "$@" \
+	    127.0.0.1 "$PORT"
+	expect_exit 0 "$BG_PID" "$T/err" 20
+	expect_exit 0 "$SERVER_PID" "$T/srv.err"
+	cmp "$file" "$T/out"
+	[ ! -s "$T/srv" ]
+	[ ! -s "$T/err" ]
+}
+
 @test "tcp-connect --frame line: stdin EOF half-closes and the reply still arrives" {
 	start_peer "$T/peer" server.py count
 	run -0 --separate-stderr timeout 10 "$SK" tcp-connect --frame line \
@@ -229,23 +259,11 @@ start_listener() {
 }
 
 @test "tcp-connect: a tcp-serve with stdin /dev/null receives the whole file, both exit 0" {
-	start_server "$T/out" tcp-serve 127.0.0.1 0
-	run -0 --separate-stderr timeout 20 "$SK" tcp-connect 127.0.0.1 "$PORT" \
-	    <"$MED"
-	[ -z "$output" ]
-	[ -z "$stderr" ]
-	expect_exit 0 "$SERVER_PID" "$T/out.err"
-	cmp "$MED" "$T/out"
+	send_to_server "$MED"
 }
 
 @test "tcp-serve: a tcp-connect with stdin /dev/null receives the whole file, both exit 0" {
-	IN=$MED start_server "$T/srv" tcp-serve 127.0.0.1 0
-	bg_run /dev/null "$T/out" "$T/err" "$SK" tcp-connect 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err" 20
-	expect_exit 0 "$SERVER_PID" "$T/srv.err"
-	cmp "$MED" "$T/out"
-	[ ! -s "$T/srv" ]
-	[ ! -s "$T/err" ]
+	send_to_client "$MED"
 }
 
 @test "tcp-connect: nc.openbsd -N -l with stdin /dev/null receives the whole file" {
@@ -313,39 +331,19 @@ start_listener() {
 }
 
 @test "tcp-connect --frame line: a tcp-serve --frame line with stdin /dev/null receives every line" {
-	start_server "$T/out" tcp-serve --frame line 127.0.0.1 0
-	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --frame line \
-	    127.0.0.1 "$PORT" <"$LINES"
-	[ -z "$stderr" ]
-	expect_exit 0 "$SERVER_PID" "$T/out.err"
-	cmp "$LINES" "$T/out"
+	send_to_server "$LINES" --frame line
 }
 
 @test "tcp-serve --frame line: a tcp-connect --frame line with stdin /dev/null receives every line" {
-	IN=$LINES start_server "$T/srv" tcp-serve --frame line 127.0.0.1 0
-	bg_run /dev/null "$T/out" "$T/err" \
-	    "$SK" tcp-connect --frame line 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err"
-	expect_exit 0 "$SERVER_PID" "$T/srv.err"
-	cmp "$LINES" "$T/out"
+	send_to_client "$LINES" --frame line
 }
 
 @test "tcp-connect --frame len32: a tcp-serve --frame len32 with stdin /dev/null receives every line" {
-	start_server "$T/out" tcp-serve --frame len32 127.0.0.1 0
-	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --frame len32 \
-	    127.0.0.1 "$PORT" <"$LINES"
-	[ -z "$stderr" ]
-	expect_exit 0 "$SERVER_PID" "$T/out.err"
-	cmp "$LINES" "$T/out"
+	send_to_server "$LINES" --frame len32
 }
 
 @test "tcp-serve --frame len32: a tcp-connect --frame len32 with stdin /dev/null receives every line" {
-	IN=$LINES start_server "$T/srv" tcp-serve --frame len32 127.0.0.1 0
-	bg_run /dev/null "$T/out" "$T/err" \
-	    "$SK" tcp-connect --frame len32 127.0.0.1 "$PORT"
-	expect_exit 0 "$BG_PID" "$T/err"
-	expect_exit 0 "$SERVER_PID" "$T/srv.err"
-	cmp "$LINES" "$T/out"
+	send_to_client "$LINES" --frame len32
 }
 
 @test "tcp-connect --frame line: nc.openbsd -N -l with stdin /dev/null receives every line" {
