@@ -54,6 +54,7 @@ OPTS_HELP_SERVER
 "                       the member holding the most is dropped (default 64M)\n"
 OPTS_HELP_CRLF
 OPTS_HELP_TCP
+OPTS_HELP_PROXY
 "      --log json       host: -v join and leave events as JSON lines\n";
 
 static const struct option longopts[] = {
@@ -72,6 +73,7 @@ static const struct option longopts[] = {
 	{ "max-queue",		required_argument,	NULL,	OPT_MAX_QUEUE },
 	{ "max-line",		required_argument,	NULL,	OPT_MAX_LINE },
 	{ "max-memory",		required_argument,	NULL,	OPT_MAX_MEMORY },
+	OPTS_LONG_PROXY,
 	{ NULL,			0,			NULL,	0 }
 };
 
@@ -91,7 +93,7 @@ size_arg(const char *arg, size_t max, const char *what)
 /* Parse the options; return 1 if only a room may use the ones given. */
 static int
 parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
-    int *listen)
+    int *listen, struct opts_proxy *px)
 {
 	int ch, room_only = 0;
 
@@ -101,6 +103,8 @@ parse(int argc, char *argv[], struct opts *o, struct room_opts *ro,
 			room_only |= ch == OPT_PORT_FILE || ch == OPT_LOG;
 			continue;
 		}
+		if (opts_proxy(px, ch, optarg))
+			continue;
 		room_only |= ch >= OPT_HISTORY;
 		switch (ch) {
 		case 'h':
@@ -197,7 +201,8 @@ login_nick(void)
 }
 
 static int
-join(int argc, char *argv[], const struct opts *o, const char *nick)
+join(int argc, char *argv[], const struct opts *o, const char *nick,
+    struct opts_proxy *px)
 {
 	struct sockopts so = { .socktype = SOCK_STREAM };
 	struct auth a;
@@ -214,7 +219,10 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	so.verbose = o->verbose;
 	so.timeout_ms = o->timeout_ms;
 	so.tune = o->tune;
-	if ((fd = sock_connect(argv[0], port, &so, &errstr)) == -1)
+	so.proxy = opts_proxy_done(px, o->family);
+	fd = sock_connect(argv[0], port, &so, &errstr);
+	proxy_chain_clear(&px->chain);
+	if (fd == -1)
 		errx(1, "%s", errstr);
 	if (o->verbose > 0)
 		warnx("connected to %s%s%s", argv[0], port ? " port " : "",
@@ -237,18 +245,21 @@ cmd_chat(int argc, char *argv[])
 	struct opts o;
 	struct room_opts ro = { .max_clients = 10000, .maxq = 1024 * 1024,
 	    .max_line = 8192, .max_memory = MAX_MEMORY_DEFAULT };
+	struct opts_proxy px = { 0 };
 	int listen = 0, room_only;
 
 	opts_init(&o);
-	room_only = parse(argc, argv, &o, &ro, &listen);
+	room_only = parse(argc, argv, &o, &ro, &listen, &px);
 	argc -= optind;
 	argv += optind;
 	if (room_only && !listen)
 		errx(2, "cannot use room options without --listen");
+	if (listen && (px.chain.n > 0 || px.auth_file != NULL))
+		errx(2, "cannot use --proxy or --proxy-auth with --listen");
 	if (listen) {
 		if (ro.nick == NULL)
 			ro.nick = "host";
 		return host(argc, argv, &o, &ro);
 	}
-	return join(argc, argv, &o, ro.nick);
+	return join(argc, argv, &o, ro.nick, &px);
 }

@@ -46,7 +46,8 @@ OPTS_HELP_STREAM
 "  -c, --sh-exec CMD    run /bin/sh -c CMD on the connection\n"
 OPTS_HELP_CRLF
 OPTS_HELP_HEXDUMP
-OPTS_HELP_TCP;
+OPTS_HELP_TCP
+OPTS_HELP_PROXY;
 
 static const struct option longopts[] = {
 	OPTS_LONG,
@@ -65,6 +66,7 @@ static const struct option longopts[] = {
 	{ "recv-only",		no_argument,		NULL,	OPT_RECV_ONLY },
 	{ "no-shutdown",	no_argument,		NULL,	OPT_NO_SHUTDOWN },
 	{ "keep-sending",	no_argument,		NULL,	OPT_KEEP_SENDING },
+	OPTS_LONG_PROXY,
 	{ NULL,			0,			NULL,	0 }
 };
 
@@ -76,7 +78,8 @@ struct prog {
 
 static void
 parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
-    struct pump_opts *po, int *scan, struct prog *prog)
+    struct pump_opts *po, int *scan, struct prog *prog,
+    struct opts_proxy *px)
 {
 	const char *errstr;
 	int ch;
@@ -84,6 +87,8 @@ parse(int argc, char *argv[], struct opts *o, struct sockopts *so,
 	while ((ch = getopt_long(argc, argv, OPTS_SHORT "CPc:e:p:s:z", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
+			continue;
+		if (opts_proxy(px, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'c':
@@ -153,12 +158,13 @@ cmd_tcp_connect(int argc, char *argv[])
 	struct sockopts so = { .socktype = SOCK_STREAM };
 	struct pump_opts po = { 0 };
 	struct prog prog = { NULL, NULL };
+	struct opts_proxy px = { 0 };
 	const char *errstr, *host, *port;
 	char peer[160];
 	int fd, rv, scan = 0;
 
 	opts_init(&o);
-	parse(argc, argv, &o, &so, &po, &scan, &prog);
+	parse(argc, argv, &o, &so, &po, &scan, &prog, &px);
 	argc -= optind;
 	argv += optind;
 	opts_args(SYNOPSIS, argc, argv, o.family == AF_UNIX ? "PATH" :
@@ -168,6 +174,8 @@ cmd_tcp_connect(int argc, char *argv[])
 	if (scan && o.family == AF_UNIX)
 		errx(2, "cannot use --scan with --unix");
 	check_prog(&o, &po, &prog, scan);
+	if ((so.proxy = opts_proxy_done(&px, o.family)) != NULL && scan)
+		errx(2, "cannot use --scan with --proxy");
 	host = argv[0];
 	port = o.family == AF_UNIX ? NULL : argv[1];
 	so.family = o.family;
@@ -181,7 +189,9 @@ cmd_tcp_connect(int argc, char *argv[])
 	}
 	if (port != NULL && opts_port(port, o.numeric, &errstr) == -1)
 		errx(2, "port %s: %s", port, errstr);
-	if ((fd = sock_connect(host, port, &so, &errstr)) == -1)
+	fd = sock_connect(host, port, &so, &errstr);
+	proxy_chain_clear(&px.chain);
+	if (fd == -1)
 		errx(1, "%s", errstr);
 	if (port != NULL)
 		snprintf(peer, sizeof(peer), "%s port %s", host, port);

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "frame.h"
 #include "opts.h"
+#include "proxy.h"
 #include "util.h"
 
 /* Fill in the defaults of the shared options. */
@@ -384,4 +385,51 @@ opts_free_argv(char **av)
 		return;
 	free(av[0]);
 	free(av);
+}
+
+/* Take --proxy and --proxy-auth; return 0 if ch is neither. */
+int
+opts_proxy(struct opts_proxy *px, int ch, const char *arg)
+{
+	const char *errstr;
+
+	if (ch == OPT_PROXY_AUTH)
+		px->auth_file = arg;
+	else if (ch != OPT_PROXY)
+		return 0;
+	else if (proxy_parse(&px->chain, arg, &errstr) == -1)
+		errx(2, "%s", errstr);
+	return 1;
+}
+
+/*
+ * Check the proxy options against the family and read --proxy-auth's
+ * USER:PASS (less one trailing newline; exit 2 if unreadable or
+ * empty); return the chain, or NULL without --proxy.
+ */
+const struct proxy_chain *
+opts_proxy_done(struct opts_proxy *px, int family)
+{
+	unsigned char *key;
+	const char *errstr;
+	size_t len;
+	int rv;
+
+	if (px->chain.n == 0) {
+		if (px->auth_file != NULL)
+			errx(2, "cannot use --proxy-auth without --proxy");
+		return NULL;
+	}
+	if (family == AF_UNIX)
+		errx(2, "cannot use --proxy with --unix");
+	if (px->auth_file == NULL)
+		return &px->chain;
+	if (auth_key_load(px->auth_file, &key, &len, &errstr) == -1)
+		errx(2, "proxy-auth %s: %s", px->auth_file,
+		    strcmp(errstr, "empty key") == 0 ? "empty file" : errstr);
+	rv = proxy_set_auth(&px->chain, (char *)key, len, &errstr);
+	auth_key_free(key, len);
+	if (rv == -1)
+		errx(2, "proxy-auth %s: %s", px->auth_file, errstr);
+	return &px->chain;
 }

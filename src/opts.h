@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "proxy.h"
 #include "sock.h"
 
 /* Long-only options; each command numbers its own from OPT_CMD up. */
@@ -135,5 +136,32 @@ void	 opts_args(const char *, int, char *[], const char *, int);
 void	 opts_host_port(const char *, const char *, const char *);
 char	**opts_split_argv(const char *);
 void	 opts_free_argv(char **);
+
+/*
+ * --proxy and --proxy-auth, for tcp-connect and the chat client: long
+ * only, numbered apart from the shared and the per-command options.
+ */
+enum {
+	OPT_PROXY = 280,
+	OPT_PROXY_AUTH
+};
+
+#define OPTS_LONG_PROXY \
+	{ "proxy",	required_argument,	NULL,	OPT_PROXY }, \
+	{ "proxy-auth",	required_argument,	NULL,	OPT_PROXY_AUTH }
+
+#define OPTS_HELP_PROXY \
+"      --proxy URL[,URL...]  connect through SOCKS5, SOCKS4A or HTTP\n" \
+"                       proxies (socks5://[USER:PASS@]HOST[:PORT],\n" \
+"                       socks4a://[USER@]HOST[:PORT], http://...), a chain\n" \
+"      --proxy-auth FILE  USER:PASS for proxies whose URL has none\n"
+
+struct opts_proxy {
+	struct proxy_chain chain;
+	const char	*auth_file;
+};
+
+int	 opts_proxy(struct opts_proxy *, int, const char *);
+const struct proxy_chain *opts_proxy_done(struct opts_proxy *, int);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "proxy.h"
 #include "sock.h"
 #include "util.h"
 
@@ -214,10 +215,196 @@ connect_once(const char *host, const char *port, const struct sockopts *so,
 	return fd;
 }
 
+/* Wait until fd is ready for events or the deadline passes. */
+static int
+proxy_poll(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t left;
+	int n;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if ((n = poll(&pfd, 1, (int)MINIMUM(left, INT32_MAX))) > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+proxy_send(int fd, const unsigned char *buf, size_t len, int64_t deadline)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) > 0) {
+			buf += n;
+			len -= n;
+		} else if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		else if (n == -1 && errno == EAGAIN &&
+		    proxy_poll(fd, POLLOUT, deadline) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read the proxy's reply: peek at what has come, let proxy.c say how
+ * much of it is the reply, and take just that off the socket, so that
+ * what follows stays there for the tunnel (or for the next hop).
+ */
+static int
+proxy_recv(int fd, struct proxy *p, int64_t deadline, const char **why)
+{
+	unsigned char buf[PROXY_REPLYMAX];
+	size_t used;
+	ssize_t n;
+
+	if (proxy_poll(fd, POLLIN, deadline) == -1)
+		return -1;
+	n = recv(fd, buf, MINIMUM(proxy_want(p), sizeof(buf)), MSG_PEEK);
+	if (n == -1)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	if (n == 0) {
+		*why = "the proxy closed the connection during the handshake";
+		errno = ECONNRESET;
+		return -1;
+	}
+	proxy_input(p, buf, n, &used);
+	while (used > 0 && (n = recv(fd, buf, used, 0)) != (ssize_t)used)
+		if (n >= 0 || errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* Ask the proxy at the other end of fd for a tunnel to host port. */
+static int
+proxy_hop(int fd, const struct proxy_hop *hop, const char *host, int port,
+    int64_t deadline, const char **why)
+{
+	static struct proxy p;
+	static char err[sizeof(p.err)];
+	const unsigned char *out;
+	size_t len;
+	int rv = -1;
+
+	*why = NULL;
+	if (proxy_start(&p, hop, host, port) == -1) {
+		*why = strcpy(err, proxy_error(&p));
+		errno = EINVAL;
+		goto done;
+	}
+	while (p.status == PROXY_MORE) {
+		if ((len = proxy_output(&p, &out)) > 0) {
+			if (proxy_send(fd, out, len, deadline) == -1)
+				goto done;
+			proxy_sent(&p);
+		} else if (proxy_recv(fd, &p, deadline, why) == -1)
+			goto done;
+	}
+	if (p.status == PROXY_DONE)
+		rv = 0;
+	else {
+		*why = strcpy(err, proxy_error(&p));
+		errno = EPROTO;
+	}
+done:
+	proxy_clear(&p);
+	return rv;
+}
+
+/* A port by number or service name, for a proxy to reach. */
+static int
+port_number(const char *port)
+{
+	struct servent *se;
+	const char *errstr;
+	int n;
+
+	n = strtonum(port, 1, 65535, &errstr);
+	if (errstr == NULL)
+		return n;
+	if ((se = getservbyname(port, "tcp")) == NULL)
+		return -1;
+	return ntohs(se->s_port);
+}
+
+static const char *
+proxy_fail(const struct proxy_hop *hop, const char *host, const char *port,
+    const char *why, int error)
+{
+	char name[PROXY_NAMEMAX + 32];
+
+	proxy_hop_name(hop, name, sizeof(name));
+	if (why == NULL)
+		why = error == ETIMEDOUT ? "timed out" : strerror(error);
+	snprintf(sock_err, sizeof(sock_err), "%s port %s through %s: %s",
+	    host, port, name, why);
+	errno = error;
+	return sock_err;
+}
+
+/*
+ * Connect to the first proxy of so->proxy (every address), then have
+ * each hop open a tunnel to the next and the last to host port, all
+ * within one deadline: -w, or PROXY_TIMEOUT_MS.
+ */
+static int
+proxy_connect(const char *host, const char *port, const struct sockopts *so,
+    const char **errstr)
+{
+	const struct proxy_chain *c = so->proxy;
+	struct sockopts hso = *so;
+	const char *nhost, *nport, *why;
+	char name[PROXY_NAMEMAX + 32];
+	int64_t deadline;
+	size_t i;
+	int fd, nport_n;
+
+	deadline = now_ms() + (so->timeout_ms >= 0 ? so->timeout_ms :
+	    PROXY_TIMEOUT_MS);
+	hso.proxy = NULL;
+	hso.timeout_ms = so->timeout_ms >= 0 ? so->timeout_ms :
+	    PROXY_TIMEOUT_MS;
+	if ((fd = connect_once(c->hop[0].host, c->hop[0].port, &hso,
+	    errstr)) == -1)
+		return -1;
+	for (i = 0; i < c->n; i++) {
+		nhost = i + 1 < c->n ? c->hop[i + 1].host : host;
+		nport = i + 1 < c->n ? c->hop[i + 1].port : port;
+		if ((nport_n = port_number(nport)) == -1) {
+			*errstr = proxy_fail(&c->hop[i], nhost, nport,
+			    "unknown service", EINVAL);
+			goto bad;
+		}
+		if (proxy_hop(fd, &c->hop[i], nhost, nport_n, deadline,
+		    &why) == -1) {
+			*errstr = proxy_fail(&c->hop[i], nhost, nport, why,
+			    errno);
+			goto bad;
+		}
+		if (so->verbose > 0)
+			warnx("%s: tunnel to %s port %s", proxy_hop_name(
+			    &c->hop[i], name, sizeof(name)), nhost, nport);
+	}
+	return fd;
+bad:
+	i = errno;
+	close(fd);
+	errno = i;
+	return -1;
+}
+
 /*
  * Connect to host port, trying every address it resolves to, and keep
  * retrying a refused or unreachable connect for so->retry_ms; return a
  * non-blocking socket, or -1 and set *errstr (errno 0 for look-ups).
+ * With so->proxy, the socket is a tunnel through the proxy chain.
  */
 int
 sock_connect(const char *host, const char *port, const struct sockopts *so,
@@ -226,8 +413,15 @@ sock_connect(const char *host, const char *port, const struct sockopts *so,
 	int64_t deadline = now_ms() + so->retry_ms;
 	int fd;
 
+	if (so->proxy != NULL && so->family == AF_UNIX) {
+		*errstr = "cannot reach a Unix socket through a proxy";
+		errno = EINVAL;
+		return -1;
+	}
 	for (;;) {
-		if ((fd = connect_once(host, port, so, errstr)) != -1)
+		if ((fd = so->proxy != NULL && so->proxy->n > 0 ?
+		    proxy_connect(host, port, so, errstr) :
+		    connect_once(host, port, so, errstr)) != -1)
 			return fd;
 		if (errno != ECONNREFUSED && errno != ENETUNREACH &&
 		    errno != EHOSTUNREACH && errno != ETIMEDOUT &&

@@ -15,6 +15,8 @@ struct sock_tune {
 	int		 nodelay;
 };
 
+struct proxy_chain;
+
 struct sockopts {
 	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX */
 	int		 socktype;	/* SOCK_STREAM or SOCK_DGRAM */
@@ -25,6 +27,7 @@ struct sockopts {
 	const char	*src_host;	/* -s; with AF_UNIX, a path to bind */
 	const char	*src_port;	/* -p */
 	struct sock_tune tune;		/* TCP only; a listener's are inherited */
+	const struct proxy_chain *proxy; /* connect through these, or NULL */
 };
 
 int	sock_connect(const char *, const char *, const struct sockopts *,
