@@ -6,7 +6,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/fuzz
 secs=${FUZZ_SECONDS:-30}
-targets="frame auth"
+targets="frame auth proxy"
 n=0
 
 skip() {
