@@ -5,6 +5,8 @@
  * the proxy's reply to proxy_input(), which takes no byte past the end
  * of the reply: what follows belongs to the tunnel.
  */
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +373,30 @@ http_request(struct proxy *p)
 }
 
 /*
+ * SOCKS4A names the host after the user, with 0.0.0.1 as the address;
+ * an IPv4 address needs no name, and goes as plain SOCKS4 (which every
+ * SOCKS4A proxy speaks, and danted, without the name form, too).
+ */
+static void
+socks4_request(struct proxy *p)
+{
+	struct in_addr ia;
+	int literal = inet_pton(AF_INET, p->host, &ia) == 1;
+
+	put(p, "\4\1", 2);
+	put8(p, p->port >> 8);
+	put8(p, p->port & 0xff);
+	if (literal)
+		put(p, &ia, 4);
+	else
+		put(p, "\0\0\0\1", 4);
+	put(p, p->hop->user, strlen(p->hop->user) + 1);
+	if (!literal)
+		put(p, p->host, strlen(p->host) + 1);
+	expect(p, S4_REPLY, 8);
+}
+
+/*
  * Begin the negotiation with hop for a tunnel to host port (host sent
  * by name); return 0, or -1 if host cannot be sent (proxy_error()).
  */
@@ -397,13 +423,7 @@ proxy_start(struct proxy *p, const struct proxy_hop *hop, const char *host,
 		expect(p, S5_METHOD, 2);
 		break;
 	case PROXY_SOCKS4A:
-		put(p, "\4\1", 2);
-		put8(p, port >> 8);
-		put8(p, port & 0xff);
-		put(p, "\0\0\0\1", 4);
-		put(p, hop->user, strlen(hop->user) + 1);
-		put(p, p->host, strlen(p->host) + 1);
-		expect(p, S4_REPLY, 8);
+		socks4_request(p);
 		break;
 	case PROXY_HTTP:
 		http_request(p);

@@ -179,6 +179,10 @@ t_socks4a(void)
 	proxy_sent(&p);
 	ok(feed("\0\132\0\0\0\0\0\0DATA", 12, &used) == PROXY_DONE &&
 	    used == 8, "granted: exactly 8 bytes taken");
+	proxy_start(&p, &c.hop[0], "10.1.2.3", 80);
+	n = proxy_output(&p, &out);
+	ok(n == 8 + 3 && memcmp(out, "\4\1\0\120\12\1\2\3me", n) == 0,
+	    "an IPv4 address goes as plain SOCKS4");
 	proxy_start(&p, &c.hop[0], "example.org", 80);
 	proxy_sent(&p);
 	ok(feed("\0\133\0\0\0\0\0\0", 8, &used) == PROXY_FAIL &&
