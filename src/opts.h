@@ -151,10 +151,14 @@ enum {
 	{ "proxy-auth",	required_argument,	NULL,	OPT_PROXY_AUTH }
 
 #define OPTS_HELP_PROXY \
-"      --proxy URL[,URL...]  connect through SOCKS5, SOCKS4A or HTTP\n" \
-"                       proxies (socks5://[USER:PASS@]HOST[:PORT],\n" \
-"                       socks4a://[USER@]HOST[:PORT], http://...), a chain\n" \
-"      --proxy-auth FILE  USER:PASS for proxies whose URL has none\n"
+"      --proxy URL[,URL...]\n" \
+"                       connect through a proxy, or a chain of them:\n" \
+"                       socks5://[USER:PASS@]HOST[:PORT] (port 1080),\n" \
+"                       socks4a://[USER@]HOST[:PORT] (1080),\n" \
+"                       http://[USER:PASS@]HOST[:PORT] (3128); -w bounds\n" \
+"                       the whole negotiation (default 10s)\n" \
+"      --proxy-auth FILE\n" \
+"                       USER:PASS for the proxies whose URL has none\n"
 
 struct opts_proxy {
 	struct proxy_chain chain;
