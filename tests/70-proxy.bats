@@ -410,3 +410,55 @@ exchange_ok() {
 	[[ $status -ne 0 && $status -ne 124 ]]
 	[[ $stderr == *"Remote protocol version 2.0, remote software version sockkit_test_banner"* ]]
 }
+
+sshd_conf() {
+	cat >"$T/sshd_config" <<-EOF
+	Port $1
+	ListenAddress 127.0.0.1
+	HostKey $T/hostkey
+	PidFile $T/sshd.pid
+	AuthorizedKeysFile $T/authorized_keys
+	StrictModes no
+	UsePAM no
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	PermitRootLogin prohibit-password
+	EOF
+}
+
+# start_sshd: a real sshd on loopback, as the current user, with its
+# own host key and config.  As root it needs /run/sshd: if that is
+# missing, it gets one in a mount namespace of its own (the machine's
+# /run untouched).
+start_sshd() {
+	[[ -x /usr/sbin/sshd ]] || skip "sshd (openssh-server) is not installed"
+	need ssh-keygen
+	ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/id"
+	cp "$T/id.pub" "$T/authorized_keys"
+	if [[ $(id -u) != 0 || -d /run/sshd ]]; then
+		start_fixed sshd sshd_conf /usr/sbin/sshd -D -e \
+		    -f "$T/sshd_config"
+	elif unshare -m true 2>/dev/null; then
+		start_fixed sshd sshd_conf unshare -m sh -c \
+		    'mount -t tmpfs tmpfs /run && mkdir /run/sshd &&
+		    exec /usr/sbin/sshd -D -e -f "$0"' "$T/sshd_config"
+	else
+		skip "root without /run/sshd or unshare(1) for a private one"
+	fi
+}
+
+@test "tcp-connect --proxy: a real ssh session through danted as ProxyCommand" {
+	need ssh
+	start_danted
+	dport=$PPORT
+	start_sshd
+	run -0 --separate-stderr timeout 20 ssh -F /dev/null -i "$T/id" \
+	    -o IdentitiesOnly=yes -o BatchMode=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	    -o "ProxyCommand=$SK tcp-connect -w 10 --proxy socks5://127.0.0.1:$dport %h %p" \
+	    -p "$PPORT" "$(id -un)@127.0.0.1" \
+	    'echo through the proxy; head -c 1048576 /dev/zero | sha256sum'
+	same "$output" "through the proxy
+$(head -c 1048576 /dev/zero | sha256sum)"
+}

@@ -9,7 +9,7 @@
 set -u
 pkgs="make gcc pkg-config libbsd-dev libssl-dev bats mandoc netcat-openbsd
 socat ncat curl python3 tmux rdate sntp clang libclang-rt-14-dev libedit-dev
-tinyproxy microsocks dante-server"
+tinyproxy microsocks dante-server openssh-client openssh-server"
 [ "${CI:-}" = true ] && pkgs="$pkgs chrony"
 # man(1) and col(1): tests/01-cli.bats renders the man page as users see it.
 pkgs="$pkgs man-db bsdextrautils"
