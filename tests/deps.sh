@@ -2,15 +2,18 @@
 # Make sure every Debian package the build and the tests need is installed.
 # As root, install what is missing; otherwise print the one command needed.
 #
-# chrony is installed only when CI=true: on Debian, installing it removes
+# chrony and openssh-server are installed only when CI=true: on Debian, installing it removes
 # systemd-timesyncd, and a test command must not replace the machine's
 # time daemon.  Elsewhere its interop test runs if chronyd is present and
 # skips with the reason otherwise.
 set -u
 pkgs="make gcc pkg-config libbsd-dev libssl-dev bats mandoc netcat-openbsd
 socat ncat curl python3 tmux rdate sntp clang libclang-rt-14-dev libedit-dev
-tinyproxy microsocks dante-server openssh-client openssh-server"
+tinyproxy microsocks dante-server openssh-client"
 [ "${CI:-}" = true ] && pkgs="$pkgs chrony"
+# openssh-server too: on a machine with systemd its package starts sshd on
+# port 22.  tests/70-proxy.bats runs its own sshd on loopback if present.
+[ "${CI:-}" = true ] && pkgs="$pkgs openssh-server"
 # man(1) and col(1): tests/01-cli.bats renders the man page as users see it.
 pkgs="$pkgs man-db bsdextrautils"
 
