@@ -2,7 +2,7 @@
 # Make sure every Debian package the build and the tests need is installed.
 # As root, install what is missing; otherwise print the one command needed.
 #
-# chrony and openssh-server are installed only when CI=true: on Debian, installing it removes
+# chrony is installed only when CI=true: on Debian, installing it removes
 # systemd-timesyncd, and a test command must not replace the machine's
 # time daemon.  Elsewhere its interop test runs if chronyd is present and
 # skips with the reason otherwise.
