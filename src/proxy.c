@@ -258,7 +258,7 @@ proxy_set_auth(struct proxy_chain *c, const char *s, size_t len,
 {
 	const char *colon = memchr(s, ':', len);
 	struct proxy_hop *h;
-	size_t i, ulen, plen;
+	size_t i, ulen = 0, plen = 0;
 
 	*errstr = NULL;
 	if (memchr(s, '\0', len) != NULL)
