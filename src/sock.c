@@ -287,8 +287,8 @@ static int
 proxy_hop(int fd, const struct proxy_hop *hop, const char *host, int port,
     int64_t deadline, const char **why)
 {
-	static struct proxy p;
-	static char err[sizeof(p.err)];
+	static char err[sizeof(((struct proxy *)NULL)->err)];
+	struct proxy p;
 	const unsigned char *out;
 	size_t len;
 	int rv = -1;
@@ -349,6 +349,23 @@ proxy_fail(const struct proxy_hop *hop, const char *host, const char *port,
 	return sock_err;
 }
 
+/* Say that the address that failed is the proxy's; keep errno. */
+static int
+proxy_name_error(const char **errstr)
+{
+	char buf[sizeof(sock_err)];
+	int save = errno;
+
+	if (strncmp(*errstr, "connect to ", 11) == 0)
+		snprintf(buf, sizeof(buf), "connect to proxy %s", *errstr + 11);
+	else
+		snprintf(buf, sizeof(buf), "proxy %s", *errstr);
+	strlcpy(sock_err, buf, sizeof(sock_err));
+	*errstr = sock_err;
+	errno = save;
+	return -1;
+}
+
 /*
  * Connect to the first proxy of so->proxy (every address), then have
  * each hop open a tunnel to the next and the last to host port, all
@@ -373,7 +390,7 @@ proxy_connect(const char *host, const char *port, const struct sockopts *so,
 	    PROXY_TIMEOUT_MS;
 	if ((fd = connect_once(c->hop[0].host, c->hop[0].port, &hso,
 	    errstr)) == -1)
-		return -1;
+		return proxy_name_error(errstr);
 	for (i = 0; i < c->n; i++) {
 		nhost = i + 1 < c->n ? c->hop[i + 1].host : host;
 		nport = i + 1 < c->n ? c->hop[i + 1].port : port;

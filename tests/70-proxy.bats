@@ -344,7 +344,39 @@ exchange_ok() {
 	port=$(free_port)
 	run -1 --separate-stderr "$SK" tcp-connect -w 5 \
 	    --proxy "socks5://127.0.0.1:$port" 127.0.0.1 9 </dev/null
-	same "$stderr" "sockkit: tcp-connect: connect to 127.0.0.1 port $port: Connection refused"
+	same "$stderr" "sockkit: tcp-connect: connect to proxy 127.0.0.1 port $port: Connection refused"
+}
+
+@test "tcp-connect --proxy: -n applies to the proxy's address, not to HOST" {
+	need microsocks
+	start_fixed microsocks mport_conf sh -c \
+	    'exec microsocks -i 127.0.0.1 -p "$(cat "$0")"' "$T/mport"
+	start_exchange
+	run -0 --separate-stderr sk "$T/out" tcp-connect -n --no-shutdown \
+	    -w 10 --proxy "socks5://127.0.0.1:$PPORT" localhost "$BACKEND" \
+	    <"$UP"
+	exchange_ok
+	run -1 --separate-stderr "$SK" tcp-connect -n -w 5 \
+	    --proxy "socks5://localhost:$PPORT" 127.0.0.1 9 </dev/null
+	[[ $stderr == "sockkit: tcp-connect: proxy localhost port $PPORT: "* ]]
+}
+
+@test "tcp-connect --proxy: an IPv6 proxy address in brackets" {
+	need microsocks
+	have_ipv6 || skip "no IPv6 loopback"
+	mport_conf "$(free_port)"
+	PPORT=$(cat "$T/mport")
+	bg_run /dev/null "$T/m.out" "$T/m.err" microsocks -i ::1 -p "$PPORT"
+	for ((i = 0; i < 250; i++)); do
+		grep -q ":$(printf %04X "$PPORT") 0\{32\}:0000 0A" /proc/net/tcp6 &&
+		    break
+		sleep 0.02
+	done
+	start_exchange
+	run -0 --separate-stderr sk "$T/out" tcp-connect -v --no-shutdown \
+	    -w 10 --proxy "socks5://[::1]:$PPORT" 127.0.0.1 "$BACKEND" <"$UP"
+	exchange_ok
+	[[ $stderr == *"socks5://[::1]:$PPORT: tunnel to 127.0.0.1 port $BACKEND"* ]]
 }
 
 @test "tcp-connect --proxy: bad URLs are usage errors, the password hidden" {
