@@ -181,14 +181,20 @@ bad:
 	return -1;
 }
 
+/*
+ * Connect to one of host's addresses; with a deadline (-1: none), each
+ * address has what is left of it, at most so->timeout_ms.
+ */
 static int
 connect_once(const char *host, const char *port, const struct sockopts *so,
-    const char **errstr)
+    int64_t deadline, const char **errstr)
 {
+	struct sockopts aso = *so;
 	struct sockaddr_un sun;
 	struct addrinfo *res, *ai;
 	socklen_t len;
 	int fd = -1, error = 0;
+	int64_t left;
 
 	if (so->family == AF_UNIX) {
 		if (unix_addr(host, &sun, &len) == -1 ||
@@ -205,10 +211,19 @@ connect_once(const char *host, const char *port, const struct sockopts *so,
 		errno = 0;
 		return -1;
 	}
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		if (deadline >= 0) {
+			if ((left = deadline - now_ms()) <= 0) {
+				error = ETIMEDOUT;
+				break;
+			}
+			if (so->timeout_ms < 0 || left < so->timeout_ms)
+				aso.timeout_ms = left;
+		}
 		if ((fd = sock_connect_addr(ai->ai_addr, ai->ai_addrlen,
-		    so)) == -1)
+		    &aso)) == -1)
 			error = errno;
+	}
 	freeaddrinfo(res);
 	if (fd == -1)
 		*errstr = fail("connect to", host, port, error);
@@ -381,15 +396,13 @@ proxy_connect(const char *host, const char *port, const struct sockopts *so,
 	char name[PROXY_NAMEMAX + 32];
 	int64_t deadline;
 	size_t i;
-	int fd, nport_n;
+	int fd, nport_n, save;
 
 	deadline = now_ms() + (so->timeout_ms >= 0 ? so->timeout_ms :
 	    PROXY_TIMEOUT_MS);
 	hso.proxy = NULL;
-	hso.timeout_ms = so->timeout_ms >= 0 ? so->timeout_ms :
-	    PROXY_TIMEOUT_MS;
 	if ((fd = connect_once(c->hop[0].host, c->hop[0].port, &hso,
-	    errstr)) == -1)
+	    deadline, errstr)) == -1)
 		return proxy_name_error(errstr);
 	for (i = 0; i < c->n; i++) {
 		nhost = i + 1 < c->n ? c->hop[i + 1].host : host;
@@ -411,9 +424,9 @@ proxy_connect(const char *host, const char *port, const struct sockopts *so,
 	}
 	return fd;
 bad:
-	i = errno;
+	save = errno;
 	close(fd);
-	errno = i;
+	errno = save;
 	return -1;
 }
 
@@ -438,7 +451,7 @@ sock_connect(const char *host, const char *port, const struct sockopts *so,
 	for (;;) {
 		if ((fd = so->proxy != NULL && so->proxy->n > 0 ?
 		    proxy_connect(host, port, so, errstr) :
-		    connect_once(host, port, so, errstr)) != -1)
+		    connect_once(host, port, so, -1, errstr)) != -1)
 			return fd;
 		if (errno != ECONNREFUSED && errno != ENETUNREACH &&
 		    errno != EHOSTUNREACH && errno != ETIMEDOUT &&
