@@ -340,6 +340,18 @@ exchange_ok() {
 	[[ $stderr == *"through http://127.0.0.1:$silent: timed out" ]]
 }
 
+@test "tcp-connect --proxy: garbage where the proxy's reply belongs" {
+	start_peer "$T/banner" proxypeer.py banner "SSH-2.0-not_a_proxy"
+	run -1 --separate-stderr "$SK" tcp-connect -w 5 \
+	    --proxy "socks5://127.0.0.1:$PORT" 127.0.0.1 9 </dev/null
+	same "$output" ""
+	same "$stderr" "sockkit: tcp-connect: 127.0.0.1 port 9 through socks5://127.0.0.1:$PORT: SOCKS5: not a SOCKS5 proxy"
+	start_peer "$T/banner2" proxypeer.py banner "SSH-2.0-not_a_proxy"
+	run -1 --separate-stderr "$SK" tcp-connect -w 5 \
+	    --proxy "socks4a://127.0.0.1:$PORT" 127.0.0.1 9 </dev/null
+	[[ $stderr == *": SOCKS4: not a SOCKS4 proxy" ]]
+}
+
 @test "tcp-connect --proxy: a closed proxy port" {
 	port=$(free_port)
 	run -1 --separate-stderr "$SK" tcp-connect -w 5 \
