@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <err.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -420,6 +421,9 @@ io_fail(struct tls *t, int e, int handshake)
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0 && saved != 0) {
+			snprintf(t->err, sizeof(t->err), "%s%s",
+			    handshake ? "TLS handshake: " : "",
+			    sock_strerror(saved));
 			ERR_clear_error();
 			errno = saved;
 			return -1;
@@ -661,6 +665,16 @@ tls_ktls(const struct tls *t)
 	(void)t;
 	return 0;
 #endif
+}
+
+/* Say on stderr what -v shows of a session, for peer. */
+void
+tls_say(const struct tls *t, const char *peer)
+{
+	char buf[512];
+
+	tls_describe(t, buf, sizeof(buf));
+	warnx("%s: %s", peer, buf);
 }
 
 /* For -v: protocol, cipher, ALPN, peer subject and pin. */

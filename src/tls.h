@@ -66,5 +66,6 @@ const char	*tls_error(const struct tls *);
 uint64_t	 tls_plain_acked(const struct tls *, uint64_t);
 int		 tls_ktls(const struct tls *);
 void		 tls_describe(const struct tls *, char *, size_t);
+void		 tls_say(const struct tls *, const char *);
 
 #endif
