@@ -155,16 +155,10 @@ opts_tls_start(struct tls_ctx *tc, int fd, const char *host,
 {
 	char name[256];
 	struct tls *t;
-	size_t len;
 
-	/* [::1] is verified as the address ::1. */
-	if (host != NULL && host[0] == '[' && (len = strlen(host)) > 2 &&
-	    host[len - 1] == ']' && len - 2 < sizeof(name)) {
-		memcpy(name, host + 1, len - 2);
-		name[len - 2] = '\0';
-		host = name;
-	}
-	if ((t = tls_new(tc, fd, host)) == NULL)
+	if (host != NULL && tls_host_name(host, name, sizeof(name)) == -1)
+		errx(1, "%s: TLS: host name too long", peer);
+	if ((t = tls_new(tc, fd, host != NULL ? name : NULL)) == NULL)
 		errx(1, "%s: TLS: cannot make a session", peer);
 	if (tls_handshake_wait(t, o->timeout_ms) == -1)
 		errx(1, "%s: %s", peer, tls_error(t));

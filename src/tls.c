@@ -135,6 +135,26 @@ tls_fmt_pin(const unsigned char pin[TLS_PINLEN], char out[TLS_PINSTRLEN])
 		snprintf(out + 7 + 2 * i, 3, "%02x", pin[i]);
 }
 
+/*
+ * The name a client verifies for HOST as given: [::1] is the address
+ * ::1.  Return 0, or -1 if it does not fit size.
+ */
+int
+tls_host_name(const char *host, char *buf, size_t size)
+{
+	size_t len = strlen(host);
+
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	if (len >= size)
+		return -1;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	return 0;
+}
+
 /* True if name is an IPv4 or IPv6 address (not sent as SNI). */
 int
 tls_name_is_addr(const char *name)

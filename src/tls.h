@@ -31,6 +31,7 @@ int	tls_parse_alpn(const char *, unsigned char *, size_t *,
 	    const char **);
 void	tls_fmt_pin(const unsigned char [TLS_PINLEN], char [TLS_PINSTRLEN]);
 int	tls_name_is_addr(const char *);
+int	tls_host_name(const char *, char *, size_t);
 
 struct tls_ctx;
 struct tls;
