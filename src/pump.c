@@ -133,8 +133,11 @@ dir_init(struct dir *d, int from, int to, int to_sock, struct tls *tls)
 	d->from_ready = d->to_ready = 1;
 	if (fstat(from, &fst) == -1 || fstat(to, &tst) == -1)
 		fst.st_mode = tst.st_mode = 0;
-	/* TLS records are made and opened here (no kernel TLS: no splice). */
-	if (tls != NULL && !(to_sock && tls_ktls(tls)))
+	/*
+	 * TLS goes through OpenSSL's calls, which move the records to the
+	 * kernel when it does TLS (kernel TLS); splice is left for plain.
+	 */
+	if (tls != NULL)
 		d->mode = M_BUFFER;
 	else if (S_ISFIFO(fst.st_mode) || S_ISFIFO(tst.st_mode)) {
 		d->mode = M_SPLICE;

@@ -335,18 +335,24 @@ man80() {
 	same "$output" "through the relay"
 }
 
-@test "README and man page: a not-yet list names --tls, --to and --proxy" {
+@test "README and man page: a not-yet list names --to and --proxy, and TLS is documented" {
 	local readme=$BATS_TEST_DIRNAME/../README.md opt
 	run -0 sed -n '/^## Not yet/,/^## /p' "$readme"
-	for opt in --tls --to --proxy; do
+	for opt in --to --proxy; do
 		[[ $output == *"$opt"[\ \`]* ]] ||
 		    { echo "# README: $opt" >&2; false; }
 	done
 	run -0 man80
 	run -0 sed -n '/^CAVEATS/,/^[A-Z]/p' <<<"$output"
 	[[ $output == *"Not yet"* ]]
-	for opt in --tls --to --proxy; do
+	for opt in --to --proxy; do
 		[[ $output == *"$opt"[\ \)]* ]] ||
 		    { echo "# man: $opt" >&2; false; }
 	done
+	run -0 man80
+	run -0 sed -n '/^TLS/,/^[A-Z]/p' <<<"$output"
+	[[ $output == *"--tls-pin"* && $output == *"close_notify"* ]]
+	run -0 sed -n '/^## Not yet/,/^## /p' "$readme"
+	[[ $output != *"--tls"* ]]
+	grep -qF -- "--tls-pin" "$readme"
 }
