@@ -34,7 +34,6 @@
 #define ACK_POLL_MS	10
 #define LINGER_MS	10000		/* drain before close, without -w */
 #define TCPS_CLOSE	7		/* tcpi_state after a reset */
-#define MARKS		64		/* batches a send buffer may hold */
 
 /*
  * How a direction moves bytes: splice(2) when one end is a pipe,
@@ -46,15 +45,6 @@ enum mode { M_BUFFER, M_SPLICE, M_SENDFILE, M_VIAPIPE, M_FRAME };
 
 /* Which end of a direction failed, or why it stopped. */
 enum fail { F_NONE, F_FROM, F_TO, F_PROTO };
-
-/*
- * A framed direction's bytes on the wire differ from the input's: a
- * mark pairs the two counts at the end of each batch encoded, so that
- * the wire bytes the peer acknowledged say how much input it has.
- */
-struct mark {
-	uint64_t	 wire, in;
-};
 
 struct dir {
 	int		 from, to;
@@ -84,9 +74,7 @@ struct dir {
 	uint64_t	 bytes;		/* delivered to to */
 	uint64_t	 inread;	/* M_FRAME: bytes read from from */
 	uint64_t	 inused;	/* of them, in messages encoded */
-	struct mark	 marks[MARKS];	/* M_FRAME toward the socket */
-	struct mark	 base;		/* the newest mark overwritten */
-	unsigned int	 nmarks;
+	struct marks	 marks;		/* M_FRAME toward the socket: wire, in */
 	int		 crlf;		/* -C: a bare LF read goes as CRLF */
 	int		 lastcr;	/* -C: the last byte read was CR */
 	struct hexdump	*hd;		/* --hexdump */
@@ -509,52 +497,6 @@ frame_put(struct dir *d, const unsigned char *msg, size_t len)
 		d->out[d->pending++] = '\n';
 }
 
-/* Mark the end of the batch just encoded, dropping the oldest mark. */
-static void
-frame_mark(struct dir *d)
-{
-	struct mark *m = &d->marks[d->nmarks++ % MARKS];
-
-	if (d->nmarks > MARKS)
-		d->base = *m;
-	m->wire = d->bytes + d->pending;
-	m->in = d->inused;
-}
-
-/*
- * Return how many input bytes the first acked wire bytes carried, by
- * the marks around it (in between, in proportion).
- */
-static uint64_t
-frame_delivered(const struct dir *d, uint64_t acked)
-{
-	struct mark lo = { 0, 0 }, hi = { 0, 0 };
-	unsigned int i, n = MINIMUM(d->nmarks, MARKS);
-	const struct mark *m;
-	int above = 0;
-
-	/* The newest mark overwritten comes first, then those kept. */
-	if (d->nmarks > MARKS && d->base.wire <= acked)
-		lo = d->base;
-	else if (d->nmarks > MARKS) {
-		hi = d->base;
-		above = 1;
-	}
-	for (i = 0; i < n && !above; i++) {
-		m = &d->marks[(d->nmarks - n + i) % MARKS];
-		if (m->wire <= acked)
-			lo = *m;
-		else {
-			hi = *m;
-			above = 1;
-		}
-	}
-	if (!above || hi.wire <= lo.wire)
-		return lo.in;
-	return lo.in + (acked - lo.wire) * (hi.in - lo.in) /
-	    (hi.wire - lo.wire);
-}
-
 /*
  * Framed: write what is encoded; else encode the messages of the fed
  * slice, at most a buffer's worth; else read and feed the next slice.
@@ -594,7 +536,8 @@ step_frame(struct dir *d)
 		return 0;
 	}
 	if (d->pending > 0 && d->to_sock)
-		frame_mark(d);
+		/* The wire bytes of this batch carry this much input. */
+		marks_add(&d->marks, d->bytes + d->pending, d->inused);
 	if (d->pending > 0)
 		return 1;
 	if (d->slice || d->eof || !d->from_ready)
@@ -775,7 +718,7 @@ undelivered(struct pump *p, int *atleast)
 		    tls_plain_acked(p->tls, MAXIMUM(ti.tcpi_bytes_acked, 1) -
 		    1) - p->plain0);
 	if (p->up.mode == M_FRAME)
-		n = p->up.inread - frame_delivered(&p->up, acked);
+		n = p->up.inread - marks_map(&p->up.marks, acked);
 	else
 		n = p->up.bytes - acked + p->up.pending;
 	if (p->up.eof)

@@ -22,7 +22,6 @@
 #include "tls.h"
 #include "util.h"
 
-#define MARKS		64		/* write batches the send queue holds */
 #define TLS_WAIT_MS	10000		/* a handshake without -w */
 #define EPHEMERAL_DAYS	30
 #define READ_AHEAD	(64 * 1024)	/* bytes one read of the socket takes */
@@ -33,11 +32,6 @@ struct tls_ctx {
 	int		 server;
 };
 
-/* Wire and plaintext byte counts at the end of one write. */
-struct mark {
-	uint64_t	 wire, plain;
-};
-
 struct tls {
 	SSL		*ssl;
 	struct tls_ctx	*tc;
@@ -46,9 +40,7 @@ struct tls {
 	int		 notified;	/* our close_notify is out */
 	int		 trunc;		/* EOF came without close_notify */
 	uint64_t	 plain;		/* plaintext bytes written */
-	struct mark	 marks[MARKS];
-	struct mark	 base;		/* the newest mark overwritten */
-	unsigned int	 nmarks;
+	struct marks	 marks;		/* wire bytes, plaintext bytes */
 	char		 name[256];	/* what a client verifies */
 	char		 err[320];
 };
@@ -569,7 +561,6 @@ tls_read(struct tls *t, void *buf, size_t len)
 ssize_t
 tls_write(struct tls *t, const void *buf, size_t len)
 {
-	struct mark *m;
 	size_t n;
 
 	ERR_clear_error();
@@ -580,11 +571,8 @@ tls_write(struct tls *t, const void *buf, size_t len)
 		return -1;
 	}
 	t->plain += n;
-	m = &t->marks[t->nmarks++ % MARKS];
-	if (t->nmarks > MARKS)
-		t->base = *m;
-	m->wire = BIO_number_written(SSL_get_wbio(t->ssl));
-	m->plain = t->plain;
+	marks_add(&t->marks, BIO_number_written(SSL_get_wbio(t->ssl)),
+	    t->plain);
 	return n;
 }
 
@@ -642,37 +630,11 @@ tls_error(const struct tls *t)
 	return t->err[0] != '\0' ? t->err : "TLS: protocol error";
 }
 
-/*
- * How many plaintext bytes the first wire bytes acknowledged carried,
- * by the marks around it (in between, in proportion).
- */
+/* How many plaintext bytes the first wire bytes acknowledged carried. */
 uint64_t
 tls_plain_acked(const struct tls *t, uint64_t wire)
 {
-	struct mark lo = { 0, 0 }, hi = { 0, 0 };
-	unsigned int i, n = MINIMUM(t->nmarks, MARKS);
-	const struct mark *m;
-	int above = 0;
-
-	if (t->nmarks > MARKS && t->base.wire <= wire)
-		lo = t->base;
-	else if (t->nmarks > MARKS) {
-		hi = t->base;
-		above = 1;
-	}
-	for (i = 0; i < n && !above; i++) {
-		m = &t->marks[(t->nmarks - n + i) % MARKS];
-		if (m->wire <= wire)
-			lo = *m;
-		else {
-			hi = *m;
-			above = 1;
-		}
-	}
-	if (!above || hi.wire <= lo.wire)
-		return lo.plain;
-	return lo.plain + (wire - lo.wire) * (hi.plain - lo.plain) /
-	    (hi.wire - lo.wire);
+	return marks_map(&t->marks, wire);
 }
 
 /* True if the kernel does the record layer for what we send. */
