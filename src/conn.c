@@ -629,6 +629,9 @@ conn_pause(struct conn *c, int paused)
 		return;
 	c->paused = paused;
 	loop_mask(c->loop, c->fd, want(c));
+	/* What TLS decrypted before the pause wakes no poll. */
+	if (!paused && c->tls != NULL && !c->hs && tls_pending(c->tls))
+		loop_defer(c->loop, conn_reread, c);
 }
 
 /*
