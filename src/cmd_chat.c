@@ -44,8 +44,8 @@ OPTS_HELP_DURATION
 OPTS_HELP_SERVER
 "      --auth-key FILE  mutual HMAC-SHA256 authentication with FILE's key\n"
 OPTS_HELP_TLS
-"                       (--tls-name, --tls-insecure: client; --tls-verify-\n"
-"                       client: host)\n"
+OPTS_HELP_TLS_CLIENT
+OPTS_HELP_TLS_SERVER
 "      --nick NAME      your nick (default: the login name; host: host)\n"
 "  -l, --listen         host a room; stdin and stdout are a member\n"
 "      --history N      replay the last N lines to a newcomer (default 0)\n"

@@ -34,6 +34,8 @@ OPTS_HELP
 OPTS_HELP_DURATION
 OPTS_HELP_PROGRESS
 OPTS_HELP_STREAM
+OPTS_HELP_TLS
+OPTS_HELP_TLS_CLIENT
 "  -s, --source ADDR    connect from this local address\n"
 "  -p, --source-port P  connect from this local port\n"
 "      --retry DUR      retry a refused or unreachable connect for DUR\n"
