@@ -409,6 +409,8 @@ tls_free(struct tls *t)
 void
 tls_cheap(struct tls *t)
 {
+	/* One record's buffer, not the read-ahead's, and only while used. */
+	SSL_set_read_ahead(t->ssl, 0);
 	SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
 }
 
