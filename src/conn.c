@@ -29,6 +29,7 @@
 
 static unsigned char rbuf[READSZ];
 static unsigned char tbuf[READSZ];	/* gathered for one TLS write */
+static size_t tls_live, tls_peak;	/* TLS sessions, now and at most */
 
 /* Make a message holding a copy of len bytes at p (p may be NULL). */
 struct msg *
@@ -199,6 +200,25 @@ qnode_free(struct conn *c, struct qnode *q)
 		free(q);
 }
 
+/*
+ * Free c's TLS session.  Sessions leave memory in malloc's free lists
+ * that no queue accounts for: once half of the most there were are
+ * gone, give it back to the system.
+ */
+static void
+tls_gone(struct conn *c)
+{
+	if (c->tls == NULL)
+		return;
+	tls_free(c->tls);
+	c->tls = NULL;
+	tls_live--;
+	if (tls_peak >= 64 && tls_live < tls_peak / 2) {
+		malloc_trim(0);
+		tls_peak = tls_live;
+	}
+}
+
 static void
 conn_free(struct loop *l, void *arg)
 {
@@ -226,7 +246,7 @@ conn_forget(struct conn *c)
 	c->dead = 1;
 	unbudget(c);
 	loop_del(c->loop, c->fd);
-	tls_free(c->tls);
+	tls_gone(c);
 	conn_free(c->loop, c);
 }
 
@@ -244,8 +264,7 @@ conn_close(struct conn *c, const char *why)
 		(void)half_close(c);
 	if (why == NULL && c->trunc)
 		why = "TLS: closed without close_notify";
-	tls_free(c->tls);
-	c->tls = NULL;
+	tls_gone(c);
 	close(c->fd);
 	if (c->cb->closed != NULL)
 		c->cb->closed(c, why);
@@ -660,6 +679,8 @@ conn_tls(struct conn *c, struct tls *t, int handshake)
 	c->tls = t;
 	c->hs = handshake;
 	tls_cheap(t);
+	if (++tls_live > tls_peak)
+		tls_peak = tls_live;
 	if (handshake)
 		loop_mask(c->loop, c->fd, LOOP_READ);
 }
@@ -711,8 +732,7 @@ conn_destroy(struct conn *c)
 	c->dead = 1;
 	unbudget(c);
 	loop_del(c->loop, c->fd);
-	tls_free(c->tls);
-	c->tls = NULL;
+	tls_gone(c);
 	close(c->fd);
 	conn_free(c->loop, c);
 }
