@@ -18,6 +18,7 @@
 #include "pump.h"
 #include "server.h"
 #include "sock.h"
+#include "tls.h"
 #include "util.h"
 
 #define SYNOPSIS "sockkit tcp-serve [OPTIONS] [ADDRESS] PORT"
@@ -47,6 +48,8 @@ OPTS_HELP_DURATION
 OPTS_HELP_PROGRESS
 OPTS_HELP_SERVER
 OPTS_HELP_STREAM
+OPTS_HELP_TLS
+OPTS_HELP_TLS_SERVER
 "  -k, --keep-open      keep accepting; serve clients concurrently\n"
 "  -e, --exec PROG      run PROG (split on spaces) for each connection\n"
 "  -c, --sh-exec CMD    run /bin/sh -c CMD for each connection\n"
@@ -72,6 +75,7 @@ static const struct option longopts[] = {
 	OPTS_LONG_PROGRESS,
 	OPTS_LONG_SERVER,
 	OPTS_LONG_STREAM,
+	OPTS_LONG_TLS,
 	OPTS_LONG_TCP,
 	OPTS_LONG_HEXDUMP,
 	OPTS_LONG_CRLF,
@@ -208,7 +212,7 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	socklen_t sslen = sizeof(ss);
 	const char *errstr;
 	char peer[ADDR_STRLEN], name[ADDR_STRLEN];
-	int fd, i;
+	int fd, i, rv;
 
 	fd = sock_accept(fds, nfd, o->timeout_ms, &ss, &sslen, &so->acl,
 	    so->log_json ? SOCK_LOG_JSON : o->verbose, &errstr);
@@ -226,8 +230,10 @@ serve_one(int *fds, int nfd, const struct opts *o,
 		    .status = -1 });
 	else if (o->verbose > 0)
 		warnx("connection from %s", peer);
+	if (so->tls != NULL)
+		po.tls = opts_tls_start(so->tls, fd, NULL, o, peer);
 	if (o->key != NULL) {
-		if (auth_handshake(fd, AUTH_SERVER, o->key, o->keylen,
+		if (auth_handshake(fd, po.tls, AUTH_SERVER, o->key, o->keylen,
 		    o->timeout_ms, &errstr) == -1)
 			errx(1, "%s: %s", peer, errstr);
 		if (o->verbose > 0)
@@ -246,8 +252,11 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	po.crlf = so->crlf;
 	po.hexdump = so->hexdump;
 	if (so->log_json)
-		return session_logged(fd, &po, name);
-	return pump_session(fd, &po, o->verbose);
+		rv = session_logged(fd, &po, name);
+	else
+		rv = pump_session(fd, &po, o->verbose);
+	tls_free(po.tls);
+	return rv;
 }
 
 int
@@ -271,6 +280,8 @@ cmd_tcp_serve(int argc, char *argv[])
 	sko.family = o.family;
 	sko.numeric = o.numeric;
 	sko.tune = o.tune;
+	/* Before the port file: a client that sees it may read the pin. */
+	so.tls = opts_tls(&o, 1, "tcp-serve");
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
@@ -301,5 +312,6 @@ cmd_tcp_serve(int argc, char *argv[])
 	auth_key_free(o.key, o.keylen);
 	hexdump_close(so.hexdump);
 	opts_free_argv(so.exec_argv);
+	tls_ctx_free(so.tls);
 	return rv;
 }

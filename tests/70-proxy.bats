@@ -260,6 +260,23 @@ exchange_ok() {
 	same "$(digest "$T/out")" "$(digest "$DOWN")"
 }
 
+@test "tcp-connect --proxy --tls: TLS end to end through danted, 1 MiB each way" {
+	start_danted
+	bg_run "$DOWN" "$T/srv.got" "$T/srv.err" "$SK" tcp-serve --tls \
+	    --port-file "$T/pf" 127.0.0.1 0
+	srv=$BG_PID
+	wait_file "$T/pf" "$srv"
+	wait_grep 'SHA256:' "$T/srv.err"
+	pin=$(grep -o 'SHA256:[0-9a-f]*' "$T/srv.err")
+	run -0 --separate-stderr sk "$T/out" tcp-connect -v -w 10 --tls \
+	    --tls-pin "$pin" --proxy "socks5://127.0.0.1:$PPORT" localhost \
+	    "$(cat "$T/pf")" <"$UP"
+	expect_exit 0 "$srv" "$T/srv.err"
+	same "$(digest "$T/srv.got")" "$(digest "$UP")"
+	same "$(digest "$T/out")" "$(digest "$DOWN")"
+	[[ $stderr == *"tunnel to localhost port"*"TLSv1."* ]]
+}
+
 @test "tcp-connect --proxy socks4a: danted, an IPv4 target, half-close passed" {
 	start_danted
 	bg_run "$DOWN" "$T/srv.got" "$T/srv.err" "$SK" tcp-serve \
