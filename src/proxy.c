@@ -309,13 +309,14 @@ fail(struct proxy *p, const char *fmt, const char *arg)
 	return PROXY_FAIL;
 }
 
+/* Append to the output; out is sized for the longest message. */
 static void
 put(struct proxy *p, const void *s, size_t len)
 {
-	if (p->outlen + len <= sizeof(p->out)) {
-		memcpy(p->out + p->outlen, s, len);
-		p->outlen += len;
-	}
+	if (p->outlen + len > sizeof(p->out))
+		abort();
+	memcpy(p->out + p->outlen, s, len);
+	p->outlen += len;
 }
 
 static void

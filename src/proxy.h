@@ -41,7 +41,7 @@ struct proxy {
 	const struct proxy_hop *hop;
 	int		 state;
 	enum proxy_status status;
-	unsigned char	 out[4 + 2 * (1 + PROXY_NAMEMAX) + 600];
+	unsigned char	 out[2048];	/* CONNECT, Host, Basic: < 1300 */
 	size_t		 outlen;
 	unsigned char	 in[PROXY_REPLYMAX];
 	size_t		 inlen;

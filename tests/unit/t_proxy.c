@@ -248,6 +248,7 @@ static void
 t_http_long(void)
 {
 	static char big[PROXY_REPLYMAX + 100];
+	const unsigned char *out;
 	const char *e;
 	size_t used;
 
@@ -263,6 +264,14 @@ t_http_long(void)
 	big[256] = '\0';
 	ok(proxy_start(&p, &c.hop[0], big, 80) == -1, "256-byte host: %s",
 	    proxy_error(&p));
+	big[255] = '\0';
+	memset(c.hop[0].user, 'u', PROXY_NAMEMAX);
+	memset(c.hop[0].pass, 'p', PROXY_NAMEMAX);
+	c.hop[0].has_auth = 1;
+	ok(proxy_start(&p, &c.hop[0], big, 65535) == 0 &&
+	    proxy_output(&p, &out) > 1200 &&
+	    memcmp(out + proxy_output(&p, &out) - 4, "\r\n\r\n", 4) == 0,
+	    "the longest CONNECT fits: host, user and password of 255 bytes");
 }
 
 int
