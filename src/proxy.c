@@ -493,6 +493,7 @@ socks5_head(struct proxy *p)
 	if (p->in[0] != 5)
 		return fail(p, "SOCKS5: bad reply version%s", "");
 	if (p->in[1] != 0) {
+		p->target_down = p->in[1] >= 3 && p->in[1] <= 5;
 		if (p->in[1] < sizeof(socks5_rep) / sizeof(socks5_rep[0]))
 			return fail(p, "SOCKS5: %s", socks5_rep[p->in[1]]);
 		snprintf(code, sizeof(code), "%d", p->in[1]);
@@ -529,6 +530,7 @@ socks4_reply(struct proxy *p)
 		p->status = PROXY_DONE;
 		return PROXY_DONE;
 	}
+	p->target_down = p->in[1] == 91;
 	if (p->in[1] >= 91 && p->in[1] <= 93)
 		return fail(p, "SOCKS4: %s", why[p->in[1] - 91]);
 	return fail(p, "SOCKS4: unknown reply code%s", "");
@@ -578,6 +580,8 @@ http_status(struct proxy *p)
 	    !isdigit((unsigned char)line[11]))
 		return fail(p, "HTTP proxy: not an HTTP reply: \"%s\"", line);
 	code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + line[11] - '0';
+	/* 5xx: the proxy could not reach the target (500, 502, 503, 504). */
+	p->target_down = code >= 500 && code <= 599;
 	if (code < 200 || code > 299)
 		return fail(p, "proxy refused: %s", line);
 	p->status = PROXY_DONE;
@@ -639,6 +643,17 @@ const char *
 proxy_error(const struct proxy *p)
 {
 	return p->err;
+}
+
+/*
+ * Whether the proxy said the target refused or could not be reached
+ * (SOCKS5 3-5, SOCKS4 91, HTTP 5xx): a refusal --retry may wait out,
+ * unlike one of the proxy's own rules or of authentication.
+ */
+int
+proxy_target_down(const struct proxy *p)
+{
+	return p->target_down;
 }
 
 /* Wipe a negotiation (its output may hold a password). */

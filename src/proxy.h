@@ -49,6 +49,7 @@ struct proxy {
 	char		 host[PROXY_NAMEMAX + 1];
 	int		 port;
 	char		 err[256];
+	int		 target_down;	/* refused or unreachable: --retry */
 };
 
 int	 proxy_parse(struct proxy_chain *, const char *, const char **);
@@ -64,6 +65,7 @@ size_t	 proxy_want(const struct proxy *);
 enum proxy_status proxy_input(struct proxy *, const unsigned char *, size_t,
 	    size_t *);
 const char *proxy_error(const struct proxy *);
+int	 proxy_target_down(const struct proxy *);
 void	 proxy_clear(struct proxy *);
 
 #endif

@@ -326,7 +326,7 @@ proxy_hop(int fd, const struct proxy_hop *hop, const char *host, int port,
 		rv = 0;
 	else {
 		*why = strcpy(err, proxy_error(&p));
-		errno = EPROTO;
+		errno = proxy_target_down(&p) ? ECONNREFUSED : EPROTO;
 	}
 done:
 	proxy_clear(&p);

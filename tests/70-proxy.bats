@@ -331,6 +331,29 @@ exchange_ok() {
 	[[ $stderr != *s3cret* ]]
 }
 
+@test "tcp-connect --proxy --retry: waits out a target the proxy finds down" {
+	need microsocks
+	start_fixed microsocks mport_conf sh -c \
+	    'exec microsocks -i 127.0.0.1 -p "$(cat "$0")"' "$T/mport"
+	port=$(free_port)
+	echo "up at last" >"$T/hello"
+	bg_run "$T/hello" "$T/srv.got" "$T/srv.err" sh -c \
+	    'sleep 1; exec "$0" tcp-serve 127.0.0.1 "$1"' "$SK" "$port"
+	run -0 --separate-stderr timeout 20 "$SK" tcp-connect --recv-only \
+	    --retry 10s -w 5 --proxy "socks5://127.0.0.1:$PPORT" 127.0.0.1 \
+	    "$port"
+	same "$output" "up at last"
+}
+
+@test "tcp-connect --proxy --retry: a proxy's own refusal is not retried" {
+	start_tinyproxy bob 's3cret'
+	start=$SECONDS
+	run -1 --separate-stderr "$SK" tcp-connect --retry 10s -w 5 \
+	    --proxy "http://127.0.0.1:$PPORT" 127.0.0.1 9 </dev/null
+	((SECONDS - start < 3))
+	[[ $stderr == *"proxy refused: HTTP/1."* ]]
+}
+
 @test "tcp-connect --proxy: a silent proxy is bounded by -w" {
 	start_peer "$T/silent" proxypeer.py silent
 	start=$SECONDS

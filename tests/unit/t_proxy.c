@@ -122,6 +122,13 @@ t_socks5(void)
 	ok(feed("\5\2\0\1", 4, &used) == PROXY_FAIL && strcmp(proxy_error(&p),
 	    "SOCKS5: connection not allowed by ruleset") == 0,
 	    "reply code 2: %s", proxy_error(&p));
+	ok(!proxy_target_down(&p), "a ruleset refusal is not for --retry");
+	proxy_start(&p, &c.hop[0], "example.org", 443);
+	proxy_sent(&p);
+	feed("\5\0", 2, &used);
+	proxy_sent(&p);
+	ok(feed("\5\5\0\1", 4, &used) == PROXY_FAIL &&
+	    proxy_target_down(&p), "reply code 5: the target is down");
 
 	proxy_start(&p, &c.hop[0], "h", 1);
 	proxy_sent(&p);
@@ -233,6 +240,11 @@ t_http(void)
 	ok(feed("HTTP/1.1 403 Forbidden\r\n\r\n", 26, &used) == PROXY_FAIL &&
 	    strcmp(proxy_error(&p), "proxy refused: HTTP/1.1 403 Forbidden")
 	    == 0, "403 quoted: %s", proxy_error(&p));
+	ok(!proxy_target_down(&p), "403 is not for --retry");
+	proxy_start(&p, &c.hop[0], "example.org", 443);
+	proxy_sent(&p);
+	ok(feed("HTTP/1.1 500 Unable to connect\r\n\r\n", 34, &used) ==
+	    PROXY_FAIL && proxy_target_down(&p), "500: the target is down");
 	proxy_start(&p, &c.hop[0], "example.org", 443);
 	proxy_sent(&p);
 	ok(feed("HTTP/1.0 407 Proxy \x1b[31m\r\n\r\n", 28, &used) ==
