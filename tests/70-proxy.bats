@@ -2,8 +2,10 @@
 # --proxy (SPEC.md, Proxies) against real proxies started on loopback
 # from one-file configs in the test's directory: tinyproxy (HTTP
 # CONNECT, BasicAuth), microsocks (SOCKS5, -u/-P), danted (SOCKS5 and
-# SOCKS4, the one that passes a half-close), ncat --proxy-type http, a
-# chain of two, refusals, a silent proxy, and ssh's ProxyCommand.
+# SOCKS4, passes a half-close), ssh -D (SOCKS5 and SOCKS4A by name,
+# passes a half-close) against an sshd of the test's own, ncat
+# --proxy-type http, a chain of two, refusals, a silent proxy, --retry,
+# TLS through the tunnel, and ssh's ProxyCommand.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -545,4 +547,28 @@ start_sshd() {
 	    'echo through the proxy; head -c 1048576 /dev/zero | sha256sum'
 	same "$output" "through the proxy
 $(head -c 1048576 /dev/zero | sha256sum)"
+}
+
+@test "tcp-connect --proxy: ssh -D as SOCKS5 and SOCKS4A (by name), half-close passed" {
+	need ssh
+	start_sshd
+	sport=$PPORT
+	start_fixed sshd mport_conf sh -c \
+	    'exec ssh -N -F /dev/null -i "$1/id" -o IdentitiesOnly=yes \
+	    -o BatchMode=yes -o StrictHostKeyChecking=no \
+	    -o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes \
+	    -D "127.0.0.1:$(cat "$0")" -p "$2" "$(id -un)@127.0.0.1"' \
+	    "$T/mport" "$T" "$sport"
+	for url in "socks5://127.0.0.1:$PPORT" "socks4a://127.0.0.1:$PPORT"; do
+		rm -f "$T/pf"
+		bg_run "$DOWN" "$T/srv.got" "$T/srv.err" "$SK" tcp-serve \
+		    --port-file "$T/pf" 127.0.0.1 0
+		srv=$BG_PID
+		wait_file "$T/pf" "$srv"
+		run -0 --separate-stderr sk "$T/out" tcp-connect -w 10 \
+		    --proxy "$url" localhost "$(cat "$T/pf")" <"$UP"
+		expect_exit 0 "$srv" "$T/srv.err"
+		same "$(digest "$T/srv.got")" "$(digest "$UP")"
+		same "$(digest "$T/out")" "$(digest "$DOWN")"
+	done
 }
