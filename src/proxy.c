@@ -301,12 +301,19 @@ proxy_hop_name(const struct proxy_hop *h, char *buf, size_t size)
 	return buf;
 }
 
+/* End in failure: why, and what the proxy said (quote, or NULL). */
 static enum proxy_status
-fail(struct proxy *p, const char *fmt, const char *arg)
+failq(struct proxy *p, const char *why, const char *quote)
 {
-	snprintf(p->err, sizeof(p->err), fmt, arg);
+	snprintf(p->err, sizeof(p->err), "%s%s", why, quote ? quote : "");
 	p->status = PROXY_FAIL;
 	return PROXY_FAIL;
+}
+
+static enum proxy_status
+fail(struct proxy *p, const char *why)
+{
+	return failq(p, why, NULL);
 }
 
 /* Append to the output; out is sized for the longest message. */
@@ -410,8 +417,7 @@ proxy_start(struct proxy *p, const struct proxy_hop *hop, const char *host,
 	p->port = port;
 	p->status = PROXY_MORE;
 	if (strlen(host) > PROXY_NAMEMAX || *host == '\0') {
-		fail(p, "%s: a host name for a proxy is 1 to 255 bytes",
-		    *host == '\0' ? "empty host" : "host name too long");
+		fail(p, "a host name for a proxy is 1 to 255 bytes");
 		return -1;
 	}
 	strlcpy(p->host, host, sizeof(p->host));
@@ -465,7 +471,7 @@ socks5_method(struct proxy *p)
 	size_t ulen = strlen(h->user), plen = strlen(h->pass);
 
 	if (p->in[0] != 5)
-		return fail(p, "SOCKS5: not a SOCKS5 proxy%s", "");
+		return fail(p, "SOCKS5: not a SOCKS5 proxy");
 	if (p->in[1] == 0) {
 		socks5_request(p);
 		return PROXY_MORE;
@@ -480,9 +486,9 @@ socks5_method(struct proxy *p)
 		return PROXY_MORE;
 	}
 	if (p->in[1] == 0xff && !h->has_auth)
-		return fail(p, "SOCKS5: the proxy wants authentication "
-		    "(USER:PASS@ in the URL, or --proxy-auth)%s", "");
-	return fail(p, "SOCKS5: no acceptable authentication method%s", "");
+		return fail(p, "SOCKS5: the proxy requires a user and "
+		    "password");
+	return fail(p, "SOCKS5: no acceptable authentication method");
 }
 
 static enum proxy_status
@@ -491,13 +497,13 @@ socks5_head(struct proxy *p)
 	char code[32];
 
 	if (p->in[0] != 5)
-		return fail(p, "SOCKS5: bad reply version%s", "");
+		return fail(p, "SOCKS5: bad reply version");
 	if (p->in[1] != 0) {
 		p->target_down = p->in[1] >= 3 && p->in[1] <= 5;
 		if (p->in[1] < sizeof(socks5_rep) / sizeof(socks5_rep[0]))
-			return fail(p, "SOCKS5: %s", socks5_rep[p->in[1]]);
+			return failq(p, "SOCKS5: ", socks5_rep[p->in[1]]);
 		snprintf(code, sizeof(code), "%d", p->in[1]);
-		return fail(p, "SOCKS5: unknown reply code %s", code);
+		return failq(p, "SOCKS5: unknown reply code ", code);
 	}
 	switch (p->in[3]) {
 	case 1:
@@ -510,7 +516,7 @@ socks5_head(struct proxy *p)
 		expect(p, S5_ADDR, 16 + 2);
 		break;
 	default:
-		return fail(p, "SOCKS5: bad address type in the reply%s", "");
+		return fail(p, "SOCKS5: bad address type in the reply");
 	}
 	return PROXY_MORE;
 }
@@ -525,15 +531,15 @@ socks4_reply(struct proxy *p)
 	};
 
 	if (p->in[0] != 0 && p->in[0] != 4)
-		return fail(p, "SOCKS4: not a SOCKS4 proxy%s", "");
+		return fail(p, "SOCKS4: not a SOCKS4 proxy");
 	if (p->in[1] == 90) {
 		p->status = PROXY_DONE;
 		return PROXY_DONE;
 	}
 	p->target_down = p->in[1] == 91;
 	if (p->in[1] >= 91 && p->in[1] <= 93)
-		return fail(p, "SOCKS4: %s", why[p->in[1] - 91]);
-	return fail(p, "SOCKS4: unknown reply code%s", "");
+		return failq(p, "SOCKS4: ", why[p->in[1] - 91]);
+	return fail(p, "SOCKS4: unknown reply code");
 }
 
 /* One complete piece of a SOCKS reply is in p->in: act on it. */
@@ -546,7 +552,7 @@ socks_step(struct proxy *p)
 	case S5_AUTH:
 		if (p->in[1] != 0)
 			return fail(p, "SOCKS5: user/password authentication "
-			    "failed%s", "");
+			    "failed");
 		socks5_request(p);
 		return PROXY_MORE;
 	case S5_HEAD:
@@ -578,12 +584,12 @@ http_status(struct proxy *p)
 	    !isdigit((unsigned char)line[9]) ||
 	    !isdigit((unsigned char)line[10]) ||
 	    !isdigit((unsigned char)line[11]))
-		return fail(p, "HTTP proxy: not an HTTP reply: \"%s\"", line);
+		return failq(p, "HTTP proxy: not an HTTP reply: ", line);
 	code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + line[11] - '0';
 	/* 5xx: the proxy could not reach the target (500, 502, 503, 504). */
 	p->target_down = code >= 500 && code <= 599;
 	if (code < 200 || code > 299)
-		return fail(p, "proxy refused: %s", line);
+		return failq(p, "proxy refused: ", line);
 	p->status = PROXY_DONE;
 	return PROXY_DONE;
 }
@@ -598,7 +604,7 @@ http_input(struct proxy *p, const unsigned char *buf, size_t n, size_t *used)
 	while (*used < n) {
 		if (p->inlen == sizeof(p->in))
 			return fail(p, "HTTP proxy: reply header longer than "
-			    "8192 bytes%s", "");
+			    "8192 bytes");
 		in[p->inlen++] = buf[(*used)++];
 		k = p->inlen;
 		if ((k >= 2 && in[k - 1] == '\n' && in[k - 2] == '\n') ||
@@ -607,7 +613,7 @@ http_input(struct proxy *p, const unsigned char *buf, size_t n, size_t *used)
 	}
 	if (p->inlen == sizeof(p->in))
 		return fail(p, "HTTP proxy: reply header longer than 8192 "
-		    "bytes%s", "");
+		    "bytes");
 	return PROXY_MORE;
 }
 

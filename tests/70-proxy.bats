@@ -235,7 +235,7 @@ exchange_ok() {
 	same "$stderr" "sockkit: tcp-connect: 127.0.0.1 port 9 through socks5://127.0.0.1:$PPORT: SOCKS5: user/password authentication failed"
 	run -1 --separate-stderr "$SK" tcp-connect -w 5 \
 	    --proxy "socks5://127.0.0.1:$PPORT" 127.0.0.1 9 </dev/null
-	[[ $stderr == *"SOCKS5: the proxy wants authentication"* ]]
+	same "$stderr" "sockkit: tcp-connect: 127.0.0.1 port 9 through socks5://127.0.0.1:$PPORT: SOCKS5: the proxy requires a user and password"
 }
 
 @test "tcp-connect --proxy socks5: microsocks's refused target is quoted" {
