@@ -166,7 +166,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	sko.numeric = o->numeric;
 	sko.tune = o->tune;
 	lim = fd_limit_raise();
-	ro->tls = opts_tls(o, 1, "chat");
+	ro->tls = opts_tls(o, 1);
 	if ((nfd = sock_listen(addr, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o->port_file != NULL && sock_port_file(o->port_file, fds[0]) == -1)
@@ -224,7 +224,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	so.verbose = o->verbose;
 	so.timeout_ms = o->timeout_ms;
 	so.tune = o->tune;
-	tc = opts_tls(o, 0, "chat");
+	tc = opts_tls(o, 0);
 	if ((fd = sock_connect(argv[0], port, &so, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	snprintf(peer, sizeof(peer), "%s%s%s", argv[0], port ? " port " : "",

@@ -281,7 +281,7 @@ cmd_tcp_serve(int argc, char *argv[])
 	sko.numeric = o.numeric;
 	sko.tune = o.tune;
 	/* Before the port file: a client that sees it may read the pin. */
-	so.tls = opts_tls(&o, 1, "tcp-serve");
+	so.tls = opts_tls(&o, 1);
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)

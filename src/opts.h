@@ -181,7 +181,7 @@ void	 opts_args(const char *, int, char *[], const char *, int);
 void	 opts_host_port(const char *, const char *, const char *);
 char	**opts_split_argv(const char *);
 void	 opts_free_argv(char **);
-struct tls_ctx *opts_tls(const struct opts *, int, const char *);
+struct tls_ctx *opts_tls(const struct opts *, int);
 struct tls	*opts_tls_start(struct tls_ctx *, int, const char *,
 		    const struct opts *, const char *);
 

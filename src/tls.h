@@ -65,6 +65,7 @@ int		 tls_pending(const struct tls *);
 int		 tls_want(const struct tls *);
 const char	*tls_error(const struct tls *);
 uint64_t	 tls_plain_acked(const struct tls *, uint64_t);
+uint64_t	 tls_wire_written(const struct tls *);
 int		 tls_ktls(const struct tls *);
 void		 tls_describe(const struct tls *, char *, size_t);
 void		 tls_say(const struct tls *, const char *);
