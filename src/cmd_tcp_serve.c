@@ -209,7 +209,7 @@ check_relay(const struct opts *o, const struct serve_opts *so,
 		{ 0, "--progress" }, { 0, NULL }
 	};
 	const int set[] = { so->exec_argv != NULL, so->sh_cmd != NULL,
-	    so->echo, o->frame_set, o->key != NULL, so->crlf,
+	    so->echo, o->frame_set, o->key != NULL, o->crlf,
 	    o->hexdump != NULL, so->send_only, so->recv_only, so->tag,
 	    so->no_shutdown, so->keep_sending, o->progress };
 	const char *errstr;

@@ -705,7 +705,7 @@ relay_free(struct relay *r)
 int
 relay_target(const char *spec, struct relay_opts *ro, const char **errstr)
 {
-	char *s, *colon;
+	char *s = ro->hostbuf, *colon;
 
 	ro->name = spec;
 	if (strncmp(spec, "unix:", 5) == 0) {
@@ -716,11 +716,13 @@ relay_target(const char *spec, struct relay_opts *ro, const char **errstr)
 		}
 		return 0;
 	}
-	s = xstrdup(spec);
+	if (strlcpy(s, spec, sizeof(ro->hostbuf)) >= sizeof(ro->hostbuf)) {
+		*errstr = "too long";
+		return -1;
+	}
 	if ((colon = strrchr(s, ':')) == NULL || colon == s ||
 	    colon[1] == '\0') {
 		*errstr = "expected HOST:PORT, [V6]:PORT or unix:PATH";
-		free(s);
 		return -1;
 	}
 	*colon = '\0';
@@ -731,14 +733,9 @@ relay_target(const char *spec, struct relay_opts *ro, const char **errstr)
 		ro->host = s + 1;
 	} else if (strchr(s, ':') != NULL) {
 		*errstr = "an IPv6 address goes in brackets: [V6]:PORT";
-		free(s);
 		return -1;
 	}
-	if (opts_port(ro->port, ro->numeric, errstr) == -1) {
-		free(s);
-		return -1;
-	}
-	return 0;
+	return opts_port(ro->port, ro->numeric, errstr) == -1 ? -1 : 0;
 }
 
 /*

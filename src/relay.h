@@ -22,6 +22,7 @@ struct relay_opts {
 	int		 verbose;
 	int		 log_json;
 	struct sock_tune tune;		/* for the target connections */
+	char		 hostbuf[NI_MAXHOST];	/* host, split from TARGET */
 };
 
 int	relay_target(const char *, struct relay_opts *, const char **);
