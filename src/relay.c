@@ -390,14 +390,19 @@ dir_run(struct relay *r, struct dir *d)
 {
 	struct pair *p = d->from->p;
 	ssize_t n;
-	int steps, more = 1;
+	int steps = 0;
 
-	for (steps = 0; steps < STEPS; steps++) {
+	/*
+	 * Read again until EAGAIN: a splice from TCP often moves less than
+	 * it could while more is queued, and one more try costs less than
+	 * going back to epoll_wait for every chunk.
+	 */
+	for (;;) {
 		if (d->pending > 0 && dir_flush(r, d) == -1) {
 			pair_fail(p, d->to, errno);
 			return;
 		}
-		if (d->pending > 0 || d->eof || !more)
+		if (d->pending > 0 || d->eof || steps++ == STEPS)
 			break;
 		n = dir_fill(r, d);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -411,8 +416,6 @@ dir_run(struct relay *r, struct dir *d)
 			d->eof = 1;
 			pair_why(p, "closed by %s%s", d->from->who, "");
 		}
-		/* A short read has most likely emptied the socket. */
-		more = n == CHUNK;
 	}
 	/* EOF is passed on once every byte before it is written. */
 	if (d->eof && d->pending == 0 && !d->done) {
