@@ -474,11 +474,16 @@ pair_unreachable(struct pair *p, const char *reason)
 static void
 connect_done(struct pair *p)
 {
-	socklen_t len = sizeof(int);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int), sslen = sizeof(ss);
 	int error = 0;
 
 	if (getsockopt(p->t.fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
 		error = errno;
+	/* A stale event for an earlier socket of the same number: wait. */
+	if (error == 0 && getpeername(p->t.fd, (struct sockaddr *)&ss,
+	    &sslen) == -1 && errno == ENOTCONN)
+		return;
 	if (error == 0) {
 		pair_open(p);
 		return;
@@ -573,6 +578,9 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 		close(fd);
 		return;
 	}
+	if (r->ro->log_json)
+		log_json(&(struct log_event){ .event = "open", .peer = peer,
+		    .status = -1 });
 	p = xcalloc(1, sizeof(*p));
 	p->r = r;
 	p->state = CONNECTING;

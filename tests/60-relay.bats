@@ -246,6 +246,7 @@ both_ways() {
 	    <"$BODY"
 	[ "$status" -eq 0 ]
 	wait_grep '"event":"close"' "$T/relay.out.err"
+	grep -q '"event":"open","peer":"127.0.0.1:' "$T/relay.out.err"
 	grep -q "\"received\":$(stat -c %s "$BODY")," "$T/relay.out.err"
 	grep -q '"reason":"closed by the client"' "$T/relay.out.err"
 }
@@ -254,6 +255,13 @@ both_ways() {
 	relay --to 127.0.0.1:9
 	kill -TERM "$RELAY_PID"
 	expect_exit 143 "$RELAY_PID" "$T/relay.out.err"
+}
+
+@test "tcp-serve --to: SIGINT ends a -U relay with 130 and removes its socket" {
+	relay_unix "$T/r.sock" --to 127.0.0.1:9
+	kill -INT "$RELAY_PID"
+	expect_exit 130 "$RELAY_PID" "$T/relay.out.err"
+	[ ! -e "$T/r.sock" ]
 }
 
 @test "tcp-serve --to: the payload moves by splice, not read and write" {
