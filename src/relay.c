@@ -26,6 +26,7 @@
 #define POOL_IDLE	64		/* empty pipes kept for reuse */
 #define DRAIN_MAX	(256 * 1024)	/* read and dropped before a close */
 #define SWEEP_MIN_MS	100
+#define POOL_RETRY_MS	100		/* no pipe2() this long after a failure */
 
 /*
  * The relay engine: pairs of connections on the loop, bytes moved by
@@ -79,6 +80,7 @@ TAILQ_HEAD(pairlist, pair);
 struct pool {
 	int		(*free)[2];
 	size_t		 nfree;
+	int64_t		 retry;		/* after EMFILE: no pipe2() before */
 };
 
 struct relay {
@@ -101,7 +103,7 @@ static void	pair_connect(struct pair *);
 /* The pipe pool. */
 
 static int
-pool_get(struct pool *pl, int p[2])
+pool_get(struct pool *pl, int p[2], int64_t now)
 {
 	if (pl->nfree > 0) {
 		pl->nfree--;
@@ -109,8 +111,13 @@ pool_get(struct pool *pl, int p[2])
 		p[1] = pl->free[pl->nfree][1];
 		return 0;
 	}
-	/* Out of descriptors, the direction copies instead. */
-	return pipe2(p, O_NONBLOCK | O_CLOEXEC);
+	/* Out of descriptors, the direction copies instead for a while. */
+	if (now < pl->retry)
+		return -1;
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0)
+		return 0;
+	pl->retry = now + POOL_RETRY_MS;
+	return -1;
 }
 
 /* Take back an empty pipe; one with bytes in it is closed. */
@@ -368,7 +375,7 @@ dir_fill(struct relay *r, struct dir *d)
 	ssize_t n;
 
 	if (!side_splices(d->from) || !side_splices(d->to) ||
-	    pool_get(&r->pool, d->pipe) == -1) {
+	    pool_get(&r->pool, d->pipe, loop_now(r->loop)) == -1) {
 		d->pipe[0] = d->pipe[1] = -1;
 		return dir_copy(d);
 	}

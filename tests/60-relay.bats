@@ -208,6 +208,41 @@ both_ways() {
 	same "$(<"$T/status")" "$s1"
 }
 
+@test "tcp-serve --to: with no descriptor left for a pipe, a pair copies through a buffer" {
+	local i n
+	backend "$T/bp" mux "$T/status"
+	# Descriptors 3-13 only: listener, epoll, signalfd, four pairs.
+	bg_run /dev/null "$T/relay.out" "$T/relay.out.err" bash -c '
+	    for f in /proc/$$/fd/*; do
+		n=${f##*/}
+		[ "$n" -gt 2 ] && eval "exec $n>&-"
+	    done
+	    ulimit -n 14
+	    exec "$0" tcp-serve -v --to "$1" --port-file "$2" 127.0.0.1 0' \
+	    "$SK" "127.0.0.1:$BPORT" "$T/rport"
+	RELAY_PID=$BG_PID
+	wait_file "$T/rport" "$RELAY_PID"
+	for i in 1 2 3; do
+		bg_run /dev/null /dev/null /dev/null "$PYTHON" \
+		    "$PEERS/relaypeer.py" client "$T/rport" idle "" 30
+	done
+	# Three idle pairs hold six descriptors: 3 + 3 + 6 open.
+	for ((i = 0; i < 500; i++)); do
+		n=$(ls "/proc/$RELAY_PID/fd" | wc -l)
+		((n >= 12)) && break
+		sleep 0.02
+	done
+	same "$n" 12
+	printf E >"$T/e"
+	cat "$B" >>"$T/e"
+	run --separate-stderr bash -c "timeout 30 '$SK' tcp-connect 127.0.0.1 \
+	    $(<"$T/rport") <'$T/e' | sha256sum"
+	[ "$status" -eq 0 ]
+	same "${output%% *}" "${B_SUM#* }"
+	wait_grep "64.0 MiB in, 64.0 MiB out, .*closed by the client" \
+	    "$T/relay.out.err"
+}
+
 @test "tcp-serve --to: --idle closes a pair that carried nothing" {
 	backend "$T/bp" replyeof
 	relay --idle 300ms --to "127.0.0.1:$BPORT"
