@@ -156,6 +156,17 @@ both_ways() {
 	wait_grep "0s, reset by the target" "$T/relay.out.err"
 }
 
+@test "tcp-serve --to: a reset by the client reaches the target as a reset" {
+	backend "$T/bp" sink "$T/backend.res"
+	relay --to "127.0.0.1:$BPORT"
+	client "$T/rport" rst hello
+	wait_file "$T/backend.res"
+	same "$(cat "$T/backend.res")" \
+	    "5 $(printf hello | sha256sum | cut -d' ' -f1) reset"
+	wait_grep "5 B in, .*reset by the client" "$T/relay.out.err" ||
+	    { cat "$T/relay.out.err" >&2; false; }
+}
+
 @test "tcp-serve --to: a target that is down: the client is closed, -v says why" {
 	local p
 	p=$(free_port)

@@ -12,6 +12,7 @@ connection in a thread of its own until killed.
 server modes:
   both FILE RESULT  send FILE then shut down writing, while reading to
                     EOF; write "N SHA256 HOW" to RESULT (HOW: eof, reset)
+  sink RESULT       read to EOF, write "N SHA256 HOW" to RESULT
   replyeof          read to EOF, then send "got N SHA256\\n" and close
   rst               read a byte, then close with a reset (SO_LINGER 0)
   http BODY         answer each HTTP request with 200 and BODY, close
@@ -22,6 +23,7 @@ server modes:
 client modes:
   both FILE RESULT  as the server's both
   idle TEXT SECS    send TEXT, then read nothing for SECS
+  rst TEXT          send TEXT, wait 0.2 s, close with a reset
   wait [TEXT]       send TEXT if given, read to EOF or error (10 s at
                     most); print "eof N" or "reset N" (N bytes read)
 """
@@ -138,6 +140,9 @@ def serve_one(c, mode, args):
     try:
         if mode == "both":
             both(c, args[0], args[1])
+        elif mode == "sink":
+            n, sha, how = read_all(c)
+            write_atomic(args[0], ("%d %s %s\n" % (n, sha, how)).encode())
         elif mode == "replyeof":
             n, sha, _ = read_all(c)
             c.sendall(b"got %d %s\n" % (n, sha.encode()))
@@ -203,6 +208,10 @@ def client(addr, mode, args):
     elif mode == "idle":
         c.sendall(args[0].encode())
         time.sleep(float(args[1]))
+    elif mode == "rst":
+        c.sendall(args[0].encode())
+        time.sleep(0.2)
+        rst_close(c)
     elif mode == "wait":
         if args:
             c.sendall(args[0].encode())
