@@ -6,7 +6,7 @@ PREFIX?=	/usr/local
 BINDIR?=	$(PREFIX)/bin
 MANDIR?=	$(PREFIX)/share/man
 
-PKGS=		libbsd-overlay libcrypto libedit
+PKGS=		libbsd-overlay libssl libcrypto libedit
 PKG_CFLAGS:=	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS:=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

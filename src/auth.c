@@ -19,6 +19,7 @@
 #include <openssl/hmac.h>
 
 #include "auth.h"
+#include "tls.h"
 #include "util.h"
 
 #define LABELLEN	6
@@ -205,18 +206,23 @@ wait_fd(int fd, short events, int64_t deadline, const char **errstr)
  * connection, so a client that sees EOF there has failed.
  */
 static int
-recv_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
+recv_step(int fd, struct tls *t, struct auth *a, int64_t deadline,
+    const char **errstr)
 {
 	unsigned char buf[AUTH_NONCELEN + AUTH_MACLEN];
 	ssize_t n;
 	size_t used;
 
-	if (wait_fd(fd, POLLIN, deadline, errstr) == -1)
+	/* TLS may hold decrypted bytes that poll(2) does not see. */
+	if ((t == NULL || !tls_pending(t)) && wait_fd(fd, t != NULL ?
+	    tls_want(t) : POLLIN, deadline, errstr) == -1)
 		return -1;
-	if ((n = read(fd, buf, auth_want(a))) == -1) {
+	if ((n = t != NULL ? tls_read(t, buf, auth_want(a)) :
+	    read(fd, buf, auth_want(a))) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
-		*errstr = sock_strerror(errno);
+		*errstr = errno == EPROTO && t != NULL ? tls_error(t) :
+		    sock_strerror(errno);
 		return -1;
 	}
 	if (n == 0) {
@@ -231,7 +237,8 @@ recv_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
 
 /* Send what the handshake has queued; the caller ignores SIGPIPE. */
 static int
-send_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
+send_step(int fd, struct tls *t, struct auth *a, int64_t deadline,
+    const char **errstr)
 {
 	const unsigned char *p;
 	size_t len;
@@ -240,10 +247,12 @@ send_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
 	len = auth_output(a, &p);
 	if (wait_fd(fd, POLLOUT, deadline, errstr) == -1)
 		return -1;
-	if ((n = write(fd, p, len)) == -1) {
+	if ((n = t != NULL ? tls_write(t, p, len) : write(fd, p, len)) ==
+	    -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
-		*errstr = sock_strerror(errno);
+		*errstr = errno == EPROTO && t != NULL ? tls_error(t) :
+		    sock_strerror(errno);
 		return -1;
 	}
 	auth_sent(a, n);
@@ -252,7 +261,8 @@ send_step(int fd, struct auth *a, int64_t deadline, const char **errstr)
 
 /* Run a whole handshake on fd within timeout_ms (-1: none); 0 or -1. */
 int
-auth_run(int fd, struct auth *a, int timeout_ms, const char **errstr)
+auth_run(int fd, struct tls *t, struct auth *a, int timeout_ms,
+    const char **errstr)
 {
 	const unsigned char *p;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
@@ -266,11 +276,11 @@ auth_run(int fd, struct auth *a, int timeout_ms, const char **errstr)
 			return -1;
 		}
 		if (auth_output(a, &p) > 0)
-			r = send_step(fd, a, deadline, errstr);
+			r = send_step(fd, t, a, deadline, errstr);
 		else if (a->status == AUTH_OK)
 			return 0;
 		else
-			r = recv_step(fd, a, deadline, errstr);
+			r = recv_step(fd, t, a, deadline, errstr);
 		if (r == -1)
 			return -1;
 	}
@@ -281,14 +291,15 @@ auth_run(int fd, struct auth *a, int timeout_ms, const char **errstr)
  * timeout_ms (-1: AUTH_TIMEOUT_MS); return 0, or -1 and set *errstr.
  */
 int
-auth_handshake(int fd, enum auth_role role, const unsigned char *key,
-    size_t keylen, long timeout_ms, const char **errstr)
+auth_handshake(int fd, struct tls *t, enum auth_role role,
+    const unsigned char *key, size_t keylen, long timeout_ms,
+    const char **errstr)
 {
 	struct auth a;
 	int rv;
 
 	auth_init(&a, role, key, keylen);
-	rv = auth_run(fd, &a, timeout_ms >= 0 ?
+	rv = auth_run(fd, t, &a, timeout_ms >= 0 ?
 	    (int)MINIMUM(timeout_ms, INT_MAX) : AUTH_TIMEOUT_MS, errstr);
 	explicit_bzero(&a, sizeof(a));
 	return rv;

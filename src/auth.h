@@ -38,6 +38,8 @@
 enum auth_role { AUTH_CLIENT, AUTH_SERVER };
 enum auth_status { AUTH_MORE, AUTH_OK, AUTH_FAIL };
 
+struct tls;
+
 struct auth {
 	enum auth_role		 role;
 	enum auth_status	 status;
@@ -67,9 +69,9 @@ size_t	auth_want(const struct auth *);
 enum auth_status
 	auth_feed(struct auth *, const void *, size_t, size_t *);
 /* Run a whole handshake on fd within timeout_ms (-1: none); 0 or -1. */
-int	auth_run(int, struct auth *, int, const char **);
-int	auth_handshake(int, enum auth_role, const unsigned char *, size_t,
-	    long, const char **);
+int	auth_run(int, struct tls *, struct auth *, int, const char **);
+int	auth_handshake(int, struct tls *, enum auth_role,
+	    const unsigned char *, size_t, long, const char **);
 
 /*
  * Read a key: the file less one trailing newline; turn off core files

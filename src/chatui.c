@@ -3,6 +3,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "frame.h"
 #include "loop.h"
 #include "pump.h"
+#include "tls.h"
 #include "util.h"
 
 #define LINE_MAX_IN	(64 * 1024)	/* longer incoming lines are cut */
@@ -115,7 +117,7 @@ ui_sock_closed(struct conn *c, const char *why)
 static void	ui_sock_drained(struct conn *);
 
 static const struct conn_cb sock_cb = { ui_sock_data, ui_sock_drained,
-    ui_sock_closed };
+    ui_sock_closed, NULL };
 
 static void	ui_in_read(struct ui *);
 
@@ -264,7 +266,8 @@ ui_color(void)
  * status (1 on a failure, told).
  */
 static int
-ui_run(int fd, const char *nick, int edit, int verbose, int crlf)
+ui_run(int fd, struct tls *t, const char *nick, int edit, int verbose,
+    int crlf)
 {
 	struct ui u;
 
@@ -280,9 +283,12 @@ ui_run(int fd, const char *nick, int edit, int verbose, int crlf)
 	if ((u.loop = loop_new()) == NULL || (u.sock = conn_new(u.loop, fd,
 	    NULL, 0, SIZE_MAX, &sock_cb, &u)) == NULL) {
 		warn("epoll");
+		tls_free(t);
 		u.status = 1;
 		goto done;
 	}
+	if (t != NULL)
+		conn_tls(u.sock, t, 0);
 	strlcpy(u.sock->name, "connection", sizeof(u.sock->name));
 	if (nick != NULL) {
 		conn_write(u.sock, "/nick ", 6);
@@ -318,17 +324,23 @@ done:
 	return u.status;
 }
 
-/* Write all of s to the blocking socket fd; 0, or -1 with errno set. */
+/* Write all of s to the socket fd (through t if not NULL); 0, or -1. */
 static int
-write_all(int fd, const char *s, size_t len)
+write_all(int fd, struct tls *t, const char *s, size_t len)
 {
+	struct pollfd pfd = { .fd = fd };
 	ssize_t n;
 
 	while (len > 0) {
-		if ((n = write(fd, s, len)) == -1) {
+		if ((n = t != NULL ? tls_write(t, s, len) :
+		    write(fd, s, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			if (errno != EAGAIN)
+				return -1;
+			pfd.events = t != NULL ? tls_want(t) : POLLOUT;
+			(void)poll(&pfd, 1, -1);
+			continue;
 		}
 		s += n;
 		len -= n;
@@ -346,25 +358,31 @@ write_all(int fd, const char *s, size_t len)
  * (reported on stderr).
  */
 int
-chatui_run(int fd, const char *nick, int verbose, int crlf)
+chatui_run(int fd, struct tls *t, const char *nick, int verbose, int crlf)
 {
 	/* A room that closed takes no more lines, whatever stdin is. */
 	struct pump_opts po = { .idle_ms = -1, .linger_ms = -1,
 	    .eof_ends = 1, .peer = "room", .in_name = "standard input" };
 	char line[NICK_MAX + 16];
+	int rv;
 
 	if (isatty(STDOUT_FILENO))
-		return ui_run(fd, nick, isatty(STDIN_FILENO), verbose,
+		return ui_run(fd, t, nick, isatty(STDIN_FILENO), verbose,
 		    crlf);
 	/* A filter for bots and scripts: lines in, lines out, no escapes. */
 	if (nick != NULL) {
 		snprintf(line, sizeof(line), "/nick %s%s", nick,
 		    crlf ? "\r\n" : "\n");
-		if (write_all(fd, line, strlen(line)) == -1) {
-			warn("write");
+		if (write_all(fd, t, line, strlen(line)) == -1) {
+			warnx("room: %s", t != NULL && errno == EPROTO ?
+			    tls_error(t) : strerror(errno));
+			tls_free(t);
 			return 1;
 		}
 	}
 	po.crlf = crlf;
-	return pump_session(fd, &po, verbose);
+	po.tls = t;
+	rv = pump_session(fd, &po, verbose);
+	tls_free(t);
+	return rv;
 }

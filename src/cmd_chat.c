@@ -17,6 +17,7 @@
 #include "opts.h"
 #include "room.h"
 #include "sock.h"
+#include "tls.h"
 #include "util.h"
 
 #define SYNOPSIS "sockkit chat [OPTIONS] HOST PORT | " \
@@ -42,6 +43,9 @@ OPTS_HELP
 OPTS_HELP_DURATION
 OPTS_HELP_SERVER
 "      --auth-key FILE  mutual HMAC-SHA256 authentication with FILE's key\n"
+OPTS_HELP_TLS
+OPTS_HELP_TLS_CLIENT
+OPTS_HELP_TLS_SERVER
 "      --nick NAME      your nick (default: the login name; host: host)\n"
 "  -l, --listen         host a room; stdin and stdout are a member\n"
 "      --history N      replay the last N lines to a newcomer (default 0)\n"
@@ -60,6 +64,7 @@ static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_SERVER,
 	{ "auth-key",		required_argument,	NULL,	OPT_AUTH_KEY },
+	OPTS_LONG_TLS,
 	OPTS_LONG_TCP,
 	OPTS_LONG_CRLF,
 	{ "log",		required_argument,	NULL,	OPT_LOG },
@@ -161,6 +166,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	sko.numeric = o->numeric;
 	sko.tune = o->tune;
 	lim = fd_limit_raise();
+	ro->tls = opts_tls(o, 1, "chat");
 	if ((nfd = sock_listen(addr, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o->port_file != NULL && sock_port_file(o->port_file, fds[0]) == -1)
@@ -177,6 +183,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	ro->log_json = o->log_json;
 	rv = room_run(fds, nfd, ro);
 	auth_key_free(o->key, o->keylen);
+	tls_ctx_free(ro->tls);
 	return rv;
 }
 
@@ -200,8 +207,11 @@ static int
 join(int argc, char *argv[], const struct opts *o, const char *nick)
 {
 	struct sockopts so = { .socktype = SOCK_STREAM };
+	struct tls_ctx *tc;
+	struct tls *t = NULL;
 	struct auth a;
 	const char *errstr, *port;
+	char peer[300];
 	int fd, rv;
 
 	opts_args(SYNOPSIS, argc, argv, o->family == AF_UNIX ? "PATH" :
@@ -214,21 +224,28 @@ join(int argc, char *argv[], const struct opts *o, const char *nick)
 	so.verbose = o->verbose;
 	so.timeout_ms = o->timeout_ms;
 	so.tune = o->tune;
+	tc = opts_tls(o, 0, "chat");
 	if ((fd = sock_connect(argv[0], port, &so, &errstr)) == -1)
 		errx(1, "%s", errstr);
+	snprintf(peer, sizeof(peer), "%s%s%s", argv[0], port ? " port " : "",
+	    port ? port : "");
 	if (o->verbose > 0)
-		warnx("connected to %s%s%s", argv[0], port ? " port " : "",
-		    port ? port : "");
+		warnx("connected to %s", peer);
+	if (tc != NULL)
+		t = opts_tls_start(tc, fd, port != NULL ? argv[0] : NULL, o,
+		    peer);
 	if (o->key != NULL) {
 		auth_init(&a, AUTH_CLIENT, o->key, o->keylen);
-		rv = auth_run(fd, &a, o->timeout_ms >= 0 ? o->timeout_ms :
+		rv = auth_run(fd, t, &a, o->timeout_ms >= 0 ? o->timeout_ms :
 		    AUTH_TIMEOUT_MS, &errstr);
 		auth_key_free(o->key, o->keylen);
 		if (rv == -1)
 			errx(1, "%s", errstr);
 	}
-	return chatui_run(fd, nick != NULL ? nick : login_nick(),
+	rv = chatui_run(fd, t, nick != NULL ? nick : login_nick(),
 	    o->verbose, o->crlf);
+	tls_ctx_free(tc);
+	return rv;
 }
 
 int

@@ -34,6 +34,8 @@ OPTS_HELP
 OPTS_HELP_DURATION
 OPTS_HELP_PROGRESS
 OPTS_HELP_STREAM
+OPTS_HELP_TLS
+OPTS_HELP_TLS_CLIENT
 "  -s, --source ADDR    connect from this local address\n"
 "  -p, --source-port P  connect from this local port\n"
 "      --retry DUR      retry a refused or unreachable connect for DUR\n"
@@ -52,6 +54,7 @@ static const struct option longopts[] = {
 	OPTS_LONG,
 	OPTS_LONG_PROGRESS,
 	OPTS_LONG_STREAM,
+	OPTS_LONG_TLS,
 	OPTS_LONG_TCP,
 	OPTS_LONG_HEXDUMP,
 	OPTS_LONG_CRLF,
@@ -153,6 +156,8 @@ cmd_tcp_connect(int argc, char *argv[])
 	struct sockopts so = { .socktype = SOCK_STREAM };
 	struct pump_opts po = { 0 };
 	struct prog prog = { NULL, NULL };
+	struct tls_ctx *tc;
+	struct tls *t = NULL;
 	const char *errstr, *host, *port;
 	char peer[160];
 	int fd, rv, scan = 0;
@@ -175,10 +180,13 @@ cmd_tcp_connect(int argc, char *argv[])
 	so.verbose = o.verbose;
 	so.timeout_ms = o.timeout_ms;
 	so.tune = o.tune;
+	if (scan && (o.tls.on || o.tls_set))
+		errx(2, "cannot use --scan with --tls");
 	if (scan) {
 		auth_key_free(o.key, o.keylen);
 		return scan_ports(host, port, &so);
 	}
+	tc = opts_tls(&o, 0, "tcp-connect");
 	if (port != NULL && opts_port(port, o.numeric, &errstr) == -1)
 		errx(2, "port %s: %s", port, errstr);
 	if ((fd = sock_connect(host, port, &so, &errstr)) == -1)
@@ -189,8 +197,11 @@ cmd_tcp_connect(int argc, char *argv[])
 		snprintf(peer, sizeof(peer), "%s", host);
 	if (o.verbose > 0)
 		warnx("connected to %s", peer);
+	if (tc != NULL)
+		t = opts_tls_start(tc, fd, port != NULL ? host : NULL, &o,
+		    peer);
 	if (o.key != NULL) {
-		rv = auth_handshake(fd, AUTH_CLIENT, o.key, o.keylen,
+		rv = auth_handshake(fd, t, AUTH_CLIENT, o.key, o.keylen,
 		    o.timeout_ms, &errstr);
 		auth_key_free(o.key, o.keylen);
 		if (rv == -1)
@@ -205,6 +216,7 @@ cmd_tcp_connect(int argc, char *argv[])
 	po.max_frame = o.max_frame;
 	po.progress = o.progress && isatty(STDERR_FILENO);
 	po.crlf = o.crlf;
+	po.tls = t;
 	if (o.hexdump != NULL &&
 	    (po.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
 		err(1, "hexdump %s: %s", o.hexdump, errstr);
@@ -216,5 +228,7 @@ cmd_tcp_connect(int argc, char *argv[])
 	} else
 		rv = pump_session(fd, &po, o.verbose);
 	hexdump_close(po.hexdump);
+	tls_free(t);
+	tls_ctx_free(tc);
 	return rv;
 }

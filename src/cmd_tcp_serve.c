@@ -19,6 +19,7 @@
 #include "relay.h"
 #include "server.h"
 #include "sock.h"
+#include "tls.h"
 #include "util.h"
 
 #define SYNOPSIS "sockkit tcp-serve [OPTIONS] [ADDRESS] PORT"
@@ -50,6 +51,8 @@ OPTS_HELP_DURATION
 OPTS_HELP_PROGRESS
 OPTS_HELP_SERVER
 OPTS_HELP_STREAM
+OPTS_HELP_TLS
+OPTS_HELP_TLS_SERVER
 "  -k, --keep-open      keep accepting; serve clients concurrently\n"
 "  -e, --exec PROG      run PROG (split on spaces) for each connection\n"
 "  -c, --sh-exec CMD    run /bin/sh -c CMD for each connection\n"
@@ -79,6 +82,7 @@ static const struct option longopts[] = {
 	OPTS_LONG_PROGRESS,
 	OPTS_LONG_SERVER,
 	OPTS_LONG_STREAM,
+	OPTS_LONG_TLS,
 	OPTS_LONG_TCP,
 	OPTS_LONG_HEXDUMP,
 	OPTS_LONG_CRLF,
@@ -198,30 +202,27 @@ static void
 check_relay(const struct opts *o, const struct serve_opts *so,
     struct relay_opts *ro)
 {
-	static const struct {
-		int		 set;
-		const char	*name;
-	} *c, conflicts[] = {
-		{ 0, "--exec" }, { 0, "--sh-exec" }, { 0, "--echo" },
-		{ 0, "--frame" }, { 0, "--auth-key" }, { 0, "--crlf" },
-		{ 0, "--hexdump" }, { 0, "--send-only" }, { 0, "--recv-only" },
-		{ 0, "--tag" }, { 0, "--no-shutdown" }, { 0, "--keep-sending" },
-		{ 0, "--progress" }, { 0, NULL }
-	};
-	const int set[] = { so->exec_argv != NULL, so->sh_cmd != NULL,
+	/* The options that read or change the data, and whether each is set. */
+	static const char *const names[] = { "--exec", "--sh-exec", "--echo",
+	    "--frame", "--auth-key", "--crlf", "--hexdump", "--send-only",
+	    "--recv-only", "--tag", "--no-shutdown", "--keep-sending",
+	    "--progress", "--tls" };
+	const int set[NELEM(names)] = { so->exec_argv != NULL, so->sh_cmd != NULL,
 	    so->echo, o->frame_set, o->key != NULL, o->crlf,
 	    o->hexdump != NULL, so->send_only, so->recv_only, so->tag,
-	    so->no_shutdown, so->keep_sending, o->progress };
+	    so->no_shutdown, so->keep_sending, o->progress,
+	    o->tls.on || o->tls_set };
 	const char *errstr;
+	size_t i;
 
 	if (ro->name == NULL) {
 		if (ro->idle_ms >= 0)
 			errx(2, "cannot use --idle without --to");
 		return;
 	}
-	for (c = conflicts; c->name != NULL; c++)
-		if (set[c - conflicts])
-			errx(2, "cannot use --to with %s", c->name);
+	for (i = 0; i < NELEM(names); i++)
+		if (set[i])
+			errx(2, "cannot use --to with %s", names[i]);
 	ro->numeric = o->numeric;
 	if (relay_target(ro->name, ro, &errstr) == -1)
 		errx(2, "target %s: %s", ro->name, errstr);
@@ -283,7 +284,7 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	socklen_t sslen = sizeof(ss);
 	const char *errstr;
 	char peer[ADDR_STRLEN], name[ADDR_STRLEN];
-	int fd, i;
+	int fd, i, rv;
 
 	fd = sock_accept(fds, nfd, o->timeout_ms, &ss, &sslen, &so->acl,
 	    so->log_json ? SOCK_LOG_JSON : o->verbose, &errstr);
@@ -301,8 +302,10 @@ serve_one(int *fds, int nfd, const struct opts *o,
 		    .status = -1 });
 	else if (o->verbose > 0)
 		warnx("connection from %s", peer);
+	if (so->tls != NULL)
+		po.tls = opts_tls_start(so->tls, fd, NULL, o, peer);
 	if (o->key != NULL) {
-		if (auth_handshake(fd, AUTH_SERVER, o->key, o->keylen,
+		if (auth_handshake(fd, po.tls, AUTH_SERVER, o->key, o->keylen,
 		    o->timeout_ms, &errstr) == -1)
 			errx(1, "%s: %s", peer, errstr);
 		if (o->verbose > 0)
@@ -321,8 +324,11 @@ serve_one(int *fds, int nfd, const struct opts *o,
 	po.crlf = so->crlf;
 	po.hexdump = so->hexdump;
 	if (so->log_json)
-		return session_logged(fd, &po, name);
-	return pump_session(fd, &po, o->verbose);
+		rv = session_logged(fd, &po, name);
+	else
+		rv = pump_session(fd, &po, o->verbose);
+	tls_free(po.tls);
+	return rv;
 }
 
 int
@@ -348,6 +354,8 @@ cmd_tcp_serve(int argc, char *argv[])
 	sko.family = o.family;
 	sko.numeric = o.numeric;
 	sko.tune = o.tune;
+	/* Before the port file: a client that sees it may read the pin. */
+	so.tls = opts_tls(&o, 1, "tcp-serve");
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
@@ -381,5 +389,6 @@ cmd_tcp_serve(int argc, char *argv[])
 	auth_key_free(o.key, o.keylen);
 	hexdump_close(so.hexdump);
 	opts_free_argv(so.exec_argv);
+	tls_ctx_free(so.tls);
 	return rv;
 }

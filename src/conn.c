@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "hexdump.h"
 #include "loop.h"
+#include "tls.h"
 #include "util.h"
 
 #define READSZ		(64 * 1024)
@@ -27,6 +28,8 @@
 #define FLUSH_WAIT_MS	10000		/* at exit, for a reader of stdout */
 
 static unsigned char rbuf[READSZ];
+static unsigned char tbuf[READSZ];	/* gathered for one TLS write */
+static size_t tls_live, tls_peak;	/* TLS sessions, now and at most */
 
 /* Make a message holding a copy of len bytes at p (p may be NULL). */
 struct msg *
@@ -130,7 +133,24 @@ static int
 want(const struct conn *c)
 {
 	return (c->paused || c->eof ? 0 : LOOP_READ) |
-	    (c->head != NULL ? LOOP_WRITE : 0);
+	    (c->head != NULL || c->tls_rw ? LOOP_WRITE : 0);
+}
+
+/*
+ * Our EOF: close_notify first under TLS, then shutdown(SHUT_WR); return
+ * -1 while the close_notify waits for room in the socket.
+ */
+static int
+half_close(struct conn *c)
+{
+	c->tls_rw = 0;
+	if (c->tls != NULL && tls_close_notify(c->tls) == -1 &&
+	    errno == EAGAIN) {
+		c->tls_rw = tls_want(c->tls) == POLLOUT;
+		return -1;
+	}
+	shutdown(c->fd, SHUT_WR);
+	return 0;
 }
 
 /*
@@ -180,6 +200,25 @@ qnode_free(struct conn *c, struct qnode *q)
 		free(q);
 }
 
+/*
+ * Free c's TLS session.  Sessions leave memory in malloc's free lists
+ * that no queue accounts for: once half of the most there were are
+ * gone, give it back to the system.
+ */
+static void
+tls_gone(struct conn *c)
+{
+	if (c->tls == NULL)
+		return;
+	tls_free(c->tls);
+	c->tls = NULL;
+	tls_live--;
+	if (tls_peak >= 64 && tls_live < tls_peak / 2) {
+		malloc_trim(0);
+		tls_peak = tls_live;
+	}
+}
+
 static void
 conn_free(struct loop *l, void *arg)
 {
@@ -207,6 +246,7 @@ conn_forget(struct conn *c)
 	c->dead = 1;
 	unbudget(c);
 	loop_del(c->loop, c->fd);
+	tls_gone(c);
 	conn_free(c->loop, c);
 }
 
@@ -219,6 +259,12 @@ conn_close(struct conn *c, const char *why)
 	c->dead = 1;
 	unbudget(c);
 	loop_del(c->loop, c->fd);
+	/* An orderly end under TLS says so, or the peer sees a truncation. */
+	if (c->tls != NULL && why == NULL && !c->hs)
+		(void)half_close(c);
+	if (why == NULL && c->trunc)
+		why = "TLS: closed without close_notify";
+	tls_gone(c);
 	close(c->fd);
 	if (c->cb->closed != NULL)
 		c->cb->closed(c, why);
@@ -267,6 +313,34 @@ conn_hexdump(struct conn *c, struct hexdump *hd)
 	c->hd = hd;
 }
 
+/*
+ * Write the first of iov's n slices through TLS, gathered so that small
+ * messages share a record; return as writev(2).  After a write that had
+ * to wait, the queue is unchanged, so the same bytes are offered again.
+ */
+static ssize_t
+tls_writev(struct conn *c, const struct iovec *iov, int n)
+{
+	size_t len = 0, k;
+	int i;
+
+	for (i = 0; i < n && len < sizeof(tbuf); i++) {
+		k = MINIMUM(iov[i].iov_len, sizeof(tbuf) - len);
+		memcpy(tbuf + len, iov[i].iov_base, k);
+		len += k;
+	}
+	return tls_write(c->tls, tbuf, len);
+}
+
+/* Why an I/O call failed with errno e. */
+static const char *
+io_strerror(const struct conn *c, int e)
+{
+	if (e == EPROTO && c->tls != NULL)
+		return tls_error(c->tls);
+	return sock_strerror(e);
+}
+
 /* Write what is queued; return -1 if that closed the connection. */
 static int
 conn_flush(struct conn *c)
@@ -276,18 +350,23 @@ conn_flush(struct conn *c)
 	ssize_t w;
 	int n, had = c->head != NULL;
 
+	/* Nothing goes out before the TLS handshake is done. */
+	if (c->hs)
+		return 0;
+	c->tls_rw = 0;
 	while (c->head != NULL) {
 		for (n = 0, q = c->head; q != NULL && n < IOVS; q = q->next) {
 			iov[n].iov_base = q->m->data + q->off;
 			iov[n++].iov_len = q->len;
 		}
-		if ((w = writev(c->fd, iov, n)) == -1) {
+		if ((w = c->tls != NULL ? tls_writev(c, iov, n) :
+		    writev(c->fd, iov, n)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
 				break;
 			c->err = errno;
-			conn_close(c, sock_strerror(errno));
+			conn_close(c, io_strerror(c, errno));
 			return -1;
 		}
 		c->last = loop_now(c->loop);
@@ -300,14 +379,24 @@ conn_flush(struct conn *c)
 		conn_close(c, NULL);
 		return -1;
 	}
-	if (c->head == NULL && c->wr_shut == 1) {
-		shutdown(c->fd, SHUT_WR);
+	if (c->head == NULL && c->wr_shut == 1 && half_close(c) == 0)
 		c->wr_shut = 2;
-	}
 	loop_mask(c->loop, c->fd, want(c));
 	if (had && c->head == NULL && c->cb->drained != NULL)
 		c->cb->drained(c);
 	return 0;
+}
+
+static void	conn_read(struct conn *);
+
+static void
+conn_reread(struct loop *l, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)l;
+	if (!c->dead)
+		conn_read(c);
 }
 
 static void
@@ -318,8 +407,11 @@ conn_read(struct conn *c)
 	ssize_t n;
 	int i;
 
+	if (c->hs)
+		return;
 	for (i = 0; i < READS && !c->paused && !c->eof && !c->dead; i++) {
-		if ((n = read(c->fd, rbuf, max)) > 0) {
+		if ((n = c->tls != NULL ? tls_read(c->tls, rbuf, max) :
+		    read(c->fd, rbuf, max)) > 0) {
 			c->last = loop_now(c->loop);
 			if (c->hd != NULL)
 				hexdump_write(c->hd, HEXDUMP_IN, c->name,
@@ -330,21 +422,56 @@ conn_read(struct conn *c)
 			 * A blocking fd (stdin) is read once a wakeup, and so
 			 * is one with a read bound, so others get their turn.
 			 */
-			if ((size_t)n < max || c->blocking || c->rmax > 0)
+			if (((size_t)n < max && (c->tls == NULL ||
+			    !tls_pending(c->tls))) || c->blocking ||
+			    c->rmax > 0)
 				break;
-		} else if (n == 0) {
+		} else if (n == 0 || (c->tls != NULL && errno == EPROTO &&
+		    tls_truncated(c->tls))) {
+			/* An EOF without close_notify: said when it closes. */
+			c->trunc = n != 0;
 			c->eof = 1;
 			c->cb->data(c, NULL, 0);
 		} else if (errno != EINTR) {
 			if (errno != EAGAIN) {
 				c->err = errno;
-				conn_close(c, sock_strerror(errno));
-			}
+				conn_close(c, io_strerror(c, errno));
+			} else if (c->tls != NULL)
+				c->tls_rw = tls_want(c->tls) == POLLOUT;
 			break;
 		}
 	}
+	/* Decrypted bytes left behind wake no poll: read them next turn. */
+	if (!c->dead && c->tls != NULL && !c->paused && !c->eof &&
+	    tls_pending(c->tls))
+		loop_defer(c->loop, conn_reread, c);
 	if (!c->dead)
 		loop_mask(c->loop, c->fd, want(c));
+}
+
+/*
+ * A step of the TLS handshake; return -1 if it is not done (or c was
+ * closed), 0 once data may flow.
+ */
+static int
+conn_handshake(struct conn *c)
+{
+	if (tls_handshake(c->tls) == -1) {
+		if (errno != EAGAIN)
+			conn_close(c, io_strerror(c, errno));
+		else
+			loop_mask(c->loop, c->fd, tls_want(c->tls) == POLLOUT ?
+			    LOOP_WRITE : LOOP_READ);
+		return -1;
+	}
+	c->hs = 0;
+	c->last = loop_now(c->loop);
+	if (c->cb->ready != NULL)
+		c->cb->ready(c);
+	if (c->dead)
+		return -1;
+	loop_mask(c->loop, c->fd, want(c));
+	return 0;
 }
 
 static void
@@ -354,6 +481,11 @@ conn_io(struct loop *l, int fd, int ready, void *arg)
 
 	(void)l;
 	(void)fd;
+	if (c->hs && conn_handshake(c) == -1)
+		return;
+	/* TLS: a read may wait for the socket's room, a write for data. */
+	if (c->tls != NULL)
+		ready = LOOP_READ | LOOP_WRITE;
 	if ((ready & LOOP_WRITE) && conn_flush(c) == -1)
 		return;
 	if (ready & LOOP_READ)
@@ -516,19 +648,48 @@ conn_pause(struct conn *c, int paused)
 		return;
 	c->paused = paused;
 	loop_mask(c->loop, c->fd, want(c));
+	/* What TLS decrypted before the pause wakes no poll. */
+	if (!paused && c->tls != NULL && !c->hs && tls_pending(c->tls))
+		loop_defer(c->loop, conn_reread, c);
 }
 
-/* Half-close: shutdown(SHUT_WR) once the out-queue has drained. */
+/*
+ * Half-close: close_notify under TLS and shutdown(SHUT_WR), once the
+ * out-queue has drained.
+ */
 void
 conn_shutdown(struct conn *c)
 {
 	if (c->dead || c->wr_shut)
 		return;
 	c->wr_shut = 1;
-	if (c->head == NULL) {
-		shutdown(c->fd, SHUT_WR);
+	if (c->head == NULL && !c->hs && half_close(c) == 0)
 		c->wr_shut = 2;
-	}
+	if (c->tls_rw)
+		loop_mask(c->loop, c->fd, want(c));
+}
+
+/*
+ * Run c over the TLS session t, which c owns from now on; handshake
+ * says whether the handshake is still to be done (cb->ready follows it).
+ */
+void
+conn_tls(struct conn *c, struct tls *t, int handshake)
+{
+	c->tls = t;
+	c->hs = handshake;
+	tls_cheap(t);
+	if (++tls_live > tls_peak)
+		tls_peak = tls_live;
+	if (handshake)
+		loop_mask(c->loop, c->fd, LOOP_READ);
+}
+
+/* True while c's TLS handshake is under way. */
+int
+conn_handshaking(const struct conn *c)
+{
+	return c->hs;
 }
 
 /* Close c once its out-queue has drained. */
@@ -571,6 +732,7 @@ conn_destroy(struct conn *c)
 	c->dead = 1;
 	unbudget(c);
 	loop_del(c->loop, c->fd);
+	tls_gone(c);
 	close(c->fd);
 	conn_free(c->loop, c);
 }
@@ -585,6 +747,9 @@ conn_expired(const struct conn *c, int handshake, long idle_ms)
 {
 	int64_t now = loop_now(c->loop);
 
+	if (c->hs)
+		return now - c->born >= (idle_ms >= 0 ? idle_ms :
+		    AUTH_TIMEOUT_MS) ? "TLS handshake timed out" : NULL;
 	if (handshake)
 		return now - c->born >= (idle_ms >= 0 ? idle_ms :
 		    AUTH_TIMEOUT_MS) ? "authentication timed out" : NULL;

@@ -12,6 +12,7 @@
 
 struct hexdump;
 struct loop;
+struct tls;
 
 /* A reference-counted message: one copy shared by every queue it is in. */
 struct msg {
@@ -62,6 +63,8 @@ struct conn_cb {
 	void	(*drained)(struct conn *);
 	/* The connection is closing; why is NULL for an orderly end. */
 	void	(*closed)(struct conn *, const char *);
+	/* The TLS handshake is done: data may flow (conn_tls()). */
+	void	(*ready)(struct conn *);
 };
 
 struct conn {
@@ -91,6 +94,10 @@ struct conn {
 	const struct conn_cb *cb;
 	void		*arg;		/* the owner's */
 	uint64_t	 nin, nout;	/* bytes read, written */
+	struct tls	*tls;		/* the connection's TLS, or NULL */
+	int		 hs;		/* the TLS handshake is under way */
+	int		 trunc;		/* TLS: EOF without close_notify */
+	int		 tls_rw;	/* TLS: the last call wants POLLOUT */
 	struct hexdump	*hd;		/* --hexdump, or NULL */
 	uint64_t	 dumped[2];	/* --hexdump: bytes out, in */
 };
@@ -128,5 +135,7 @@ size_t		 conn_holding(const struct conn *);
 int		 budget_over(const struct budget *);
 void		 conn_read_max(struct conn *, size_t);
 void		 conn_hexdump(struct conn *, struct hexdump *);
+void		 conn_tls(struct conn *, struct tls *, int);
+int		 conn_handshaking(const struct conn *);
 
 #endif

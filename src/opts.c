@@ -54,6 +54,119 @@ opts_keepalive(struct sock_tune *t, const char *arg)
  * Handle one shared option; return 1 if ch was one, 0 otherwise.  Bad
  * values are usage errors and exit 2.
  */
+/* The --tls-* options other than --tls. */
+static void
+opts_tls_option(struct tls_opts *t, int ch, const char *arg)
+{
+	const char *errstr;
+
+	switch (ch) {
+	case OPT_TLS_CERT:
+		t->cert = arg;
+		break;
+	case OPT_TLS_KEY:
+		t->key = arg;
+		break;
+	case OPT_TLS_CA:
+		t->ca = arg;
+		break;
+	case OPT_TLS_NAME:
+		if (*arg == '\0')
+			errx(2, "tls-name: empty name");
+		t->name = arg;
+		break;
+	case OPT_TLS_PIN:
+		if (t->npins == TLS_MAXPINS)
+			errx(2, "tls-pin: more than %d pins", TLS_MAXPINS);
+		if (tls_parse_pin(arg, t->pins[t->npins], &errstr) == -1)
+			errx(2, "tls-pin %s: %s", arg, errstr);
+		t->npins++;
+		break;
+	case OPT_TLS_VERIFY_CLIENT:
+		t->verify_client = 1;
+		break;
+	case OPT_TLS_INSECURE:
+		t->insecure = 1;
+		break;
+	case OPT_TLS_ALPN:
+		if (tls_parse_alpn(arg, t->alpn, &t->alpnlen, &errstr) == -1)
+			errx(2, "tls-alpn %s: %s", arg, errstr);
+		break;
+	case OPT_TLS_MIN:
+		if (strcmp(arg, "1.2") != 0 && strcmp(arg, "1.3") != 0)
+			errx(2, "tls-min %s: not 1.2 or 1.3", arg);
+		t->min13 = strcmp(arg, "1.3") == 0;
+		break;
+	}
+}
+
+/*
+ * Check the TLS options of a server (server != 0) or client and make
+ * the context, or NULL without --tls; a failure exits.  A server's
+ * ephemeral certificate's pin is printed, even with -q.
+ */
+struct tls_ctx *
+opts_tls(const struct opts *o, int server, const char *what)
+{
+	const struct tls_opts *t = &o->tls;
+	char pin[TLS_PINSTRLEN];
+	struct tls_ctx *tc;
+	const char *errstr;
+
+	if (!t->on) {
+		if (o->tls_set)
+			errx(2, "the --tls-* options need --tls");
+		return NULL;
+	}
+	if (o->family == AF_UNIX && t->name == NULL && !server &&
+	    t->npins == 0 && !t->insecure)
+		errx(2, "TLS over a Unix socket needs --tls-name, --tls-pin "
+		    "or --tls-insecure");
+	if (t->key != NULL && t->cert == NULL)
+		errx(2, "cannot use --tls-key without --tls-cert");
+	if (server && (t->name != NULL || t->insecure))
+		errx(2, "%s: --tls-name and --tls-insecure are for clients",
+		    what);
+	if (!server && t->verify_client)
+		errx(2, "%s: --tls-verify-client is for servers", what);
+	if (t->verify_client && t->ca == NULL)
+		errx(2, "--tls-verify-client needs --tls-ca");
+	if (t->insecure && (t->npins > 0 || t->ca != NULL))
+		errx(2, "cannot use --tls-insecure with --tls-pin or "
+		    "--tls-ca");
+	if ((tc = tls_ctx_new(t, server, pin, &errstr)) == NULL)
+		errx(1, "%s", errstr);
+	if (pin[0] != '\0')
+		warnx("TLS certificate %s", pin);
+	if (t->insecure && o->verbose >= 0)
+		warnx("TLS: not verifying the server's certificate "
+		    "(--tls-insecure)");
+	return tc;
+}
+
+/*
+ * Run the TLS handshake on the connected fd, as a client of host (NULL:
+ * a Unix socket) or as the server; say what -v shows.  A failure exits
+ * 1 naming peer.  Return the session.
+ */
+struct tls *
+opts_tls_start(struct tls_ctx *tc, int fd, const char *host,
+    const struct opts *o, const char *peer)
+{
+	char name[256];
+	struct tls *t;
+
+	if (host != NULL && tls_host_name(host, name, sizeof(name)) == -1)
+		errx(1, "%s: TLS: host name too long", peer);
+	if ((t = tls_new(tc, fd, host != NULL ? name : NULL)) == NULL)
+		errx(1, "%s: TLS: cannot make a session", peer);
+	if (tls_handshake_wait(t, o->timeout_ms) == -1)
+		errx(1, "%s: %s", peer, tls_error(t));
+	if (o->verbose > 0)
+		tls_say(t, peer);
+	return t;
+}
+
 int
 opts_common(struct opts *o, int ch, const char *arg)
 {
@@ -115,6 +228,21 @@ opts_common(struct opts *o, int ch, const char *arg)
 		break;
 	case OPT_HEXDUMP:
 		o->hexdump = arg;
+		break;
+	case OPT_TLS:
+		o->tls.on = 1;
+		break;
+	case OPT_TLS_CERT:
+	case OPT_TLS_KEY:
+	case OPT_TLS_CA:
+	case OPT_TLS_NAME:
+	case OPT_TLS_PIN:
+	case OPT_TLS_VERIFY_CLIENT:
+	case OPT_TLS_INSECURE:
+	case OPT_TLS_ALPN:
+	case OPT_TLS_MIN:
+		opts_tls_option(&o->tls, ch, arg);
+		o->tls_set = 1;
 		break;
 	case OPT_LOG:
 		if (strcmp(arg, "json") != 0)

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "sock.h"
+#include "tls.h"
 
 /* Long-only options; each command numbers its own from OPT_CMD up. */
 enum {
@@ -15,7 +16,17 @@ enum {
 	OPT_NODELAY,
 	OPT_HEXDUMP,
 	OPT_LOG,
-	OPT_CMD = 300
+	OPT_TLS,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
+	OPT_TLS_NAME,
+	OPT_TLS_PIN,
+	OPT_TLS_VERIFY_CLIENT,
+	OPT_TLS_INSECURE,
+	OPT_TLS_ALPN,
+	OPT_TLS_MIN,
+	OPT_CMD = 320
 };
 
 /*
@@ -51,6 +62,39 @@ enum {
 	{ "frame",	required_argument,	NULL,	OPT_FRAME }, \
 	{ "max-frame",	required_argument,	NULL,	OPT_MAX_FRAME }, \
 	{ "auth-key",	required_argument,	NULL,	OPT_AUTH_KEY }
+
+/* TLS, for the stream commands. */
+#define OPTS_LONG_TLS \
+	{ "tls",	no_argument,		NULL,	OPT_TLS }, \
+	{ "tls-cert",	required_argument,	NULL,	OPT_TLS_CERT }, \
+	{ "tls-key",	required_argument,	NULL,	OPT_TLS_KEY }, \
+	{ "tls-ca",	required_argument,	NULL,	OPT_TLS_CA }, \
+	{ "tls-name",	required_argument,	NULL,	OPT_TLS_NAME }, \
+	{ "tls-pin",	required_argument,	NULL,	OPT_TLS_PIN }, \
+	{ "tls-verify-client", no_argument,	NULL,	OPT_TLS_VERIFY_CLIENT }, \
+	{ "tls-insecure", no_argument,		NULL,	OPT_TLS_INSECURE }, \
+	{ "tls-alpn",	required_argument,	NULL,	OPT_TLS_ALPN }, \
+	{ "tls-min",	required_argument,	NULL,	OPT_TLS_MIN }
+
+#define OPTS_HELP_TLS \
+"      --tls            TLS 1.2/1.3 on every connection\n" \
+"      --tls-cert FILE  our certificate chain (PEM); a server without one\n" \
+"                       makes an ephemeral one and prints its pin\n" \
+"      --tls-key FILE   its private key (default: in --tls-cert)\n" \
+"      --tls-ca FILE    verify the peer against these CAs, not the system's\n" \
+"      --tls-pin SHA256:HEX\n" \
+"                       accept only a peer certificate with this SHA-256\n" \
+"                       (repeatable; without --tls-ca, replaces the chain)\n" \
+"      --tls-alpn LIST  ALPN protocols, comma-separated\n" \
+"      --tls-min 1.2|1.3 lowest protocol version (default 1.2)\n"
+
+#define OPTS_HELP_TLS_CLIENT \
+"      --tls-name NAME  the server name to verify and send (default HOST)\n" \
+"      --tls-insecure   accept any server certificate (says so)\n"
+
+#define OPTS_HELP_TLS_SERVER \
+"      --tls-verify-client\n" \
+"                       require a client certificate signed by --tls-ca\n"
 
 /* The TCP socket options, for the TCP commands. */
 #define OPTS_LONG_TCP \
@@ -116,6 +160,8 @@ struct opts {
 	const char	*hexdump;	/* --hexdump FILE */
 	int		 crlf;		/* -C */
 	int		 log_json;	/* --log json */
+	struct tls_opts	 tls;		/* --tls and its options */
+	int		 tls_set;	/* some --tls-* option was given */
 };
 
 struct acl;
@@ -135,5 +181,8 @@ void	 opts_args(const char *, int, char *[], const char *, int);
 void	 opts_host_port(const char *, const char *, const char *);
 char	**opts_split_argv(const char *);
 void	 opts_free_argv(char **);
+struct tls_ctx *opts_tls(const struct opts *, int, const char *);
+struct tls	*opts_tls_start(struct tls_ctx *, int, const char *,
+		    const struct opts *, const char *);
 
 #endif

@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "hexdump.h"
 #include "pump.h"
+#include "tls.h"
 #include "util.h"
 
 #define BUFSZ		(256 * 1024)	/* copy buffer per direction */
@@ -33,7 +34,6 @@
 #define ACK_POLL_MS	10
 #define LINGER_MS	10000		/* drain before close, without -w */
 #define TCPS_CLOSE	7		/* tcpi_state after a reset */
-#define MARKS		64		/* batches a send buffer may hold */
 
 /*
  * How a direction moves bytes: splice(2) when one end is a pipe,
@@ -46,17 +46,13 @@ enum mode { M_BUFFER, M_SPLICE, M_SENDFILE, M_VIAPIPE, M_FRAME };
 /* Which end of a direction failed, or why it stopped. */
 enum fail { F_NONE, F_FROM, F_TO, F_PROTO };
 
-/*
- * A framed direction's bytes on the wire differ from the input's: a
- * mark pairs the two counts at the end of each batch encoded, so that
- * the wire bytes the peer acknowledged say how much input it has.
- */
-struct mark {
-	uint64_t	 wire, in;
-};
-
 struct dir {
 	int		 from, to;
+	struct tls	*tls;		/* the socket end's TLS, or NULL */
+	short		 from_ev, to_ev;	/* what to poll for when not ready */
+	int		 trunc;		/* TLS: EOF without close_notify */
+	int		 stash;		/* TLS: a read's end, saved: 0 or errno */
+	int		 stashed;
 	enum mode	 mode;
 	int		 blocking;	/* from is blocking: one read a wakeup */
 	int		 from_ready, to_ready;
@@ -78,9 +74,7 @@ struct dir {
 	uint64_t	 bytes;		/* delivered to to */
 	uint64_t	 inread;	/* M_FRAME: bytes read from from */
 	uint64_t	 inused;	/* of them, in messages encoded */
-	struct mark	 marks[MARKS];	/* M_FRAME toward the socket */
-	struct mark	 base;		/* the newest mark overwritten */
-	unsigned int	 nmarks;
+	struct marks	 marks;		/* M_FRAME toward the socket: wire, in */
 	int		 crlf;		/* -C: a bare LF read goes as CRLF */
 	int		 lastcr;	/* -C: the last byte read was CR */
 	struct hexdump	*hd;		/* --hexdump */
@@ -94,6 +88,9 @@ struct dir {
 struct pump {
 	struct dir		 up, down;	/* in -> sock, sock -> out */
 	int			 sock;
+	struct tls		*tls;
+	uint64_t		 plain0;	/* TLS: written before the pump */
+	int			 notify_wait;	/* TLS: close_notify must wait */
 	const struct pump_opts	*po;
 	int			 in_tty;	/* a person types stdin */
 	int			 discard;	/* down goes to /dev/null */
@@ -108,7 +105,7 @@ struct pump {
 static char pump_msg[320];
 
 static void
-dir_init(struct dir *d, int from, int to, int to_sock)
+dir_init(struct dir *d, int from, int to, int to_sock, struct tls *tls)
 {
 	struct stat fst, tst;
 	int fl;
@@ -117,11 +114,20 @@ dir_init(struct dir *d, int from, int to, int to_sock)
 	d->from = from;
 	d->to = to;
 	d->to_sock = to_sock;
+	d->tls = tls;
+	d->from_ev = POLLIN;
+	d->to_ev = POLLOUT;
 	d->p[0] = d->p[1] = -1;
 	d->from_ready = d->to_ready = 1;
 	if (fstat(from, &fst) == -1 || fstat(to, &tst) == -1)
 		fst.st_mode = tst.st_mode = 0;
-	if (S_ISFIFO(fst.st_mode) || S_ISFIFO(tst.st_mode)) {
+	/*
+	 * TLS goes through OpenSSL's calls, which move the records to the
+	 * kernel when it does TLS (kernel TLS); splice is left for plain.
+	 */
+	if (tls != NULL)
+		d->mode = M_BUFFER;
+	else if (S_ISFIFO(fst.st_mode) || S_ISFIFO(tst.st_mode)) {
 		d->mode = M_SPLICE;
 		fcntl(S_ISFIFO(fst.st_mode) ? from : to, F_SETPIPE_SZ, PIPESZ);
 	} else if (to_sock && S_ISREG(fst.st_mode))
@@ -249,6 +255,52 @@ fail:
 	return 0;
 }
 
+/*
+ * Read from d's source.  From TLS, read records until len is filled or
+ * the socket runs dry, so that a write to stdout moves more than one
+ * 16 KiB record; how the reading ended is kept for the next call.  An
+ * EOF without close_notify is an EOF here, remembered in d->trunc.
+ */
+static ssize_t
+dir_read(struct dir *d, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (d->tls == NULL || d->to_sock)
+		return read(d->from, buf, len);
+	if (d->stashed) {
+		d->stashed = 0;
+		errno = d->stash;
+		return d->stash == 0 ? 0 : -1;
+	}
+	while (got < len) {
+		if ((n = tls_read(d->tls, buf + got, len - got)) > 0) {
+			got += n;
+			continue;
+		}
+		if (n == -1 && errno == EPROTO && tls_truncated(d->tls)) {
+			d->trunc = 1;
+			n = 0;
+		}
+		if (got == 0)
+			return n;
+		d->stashed = 1;
+		d->stash = n == 0 ? 0 : errno;
+		break;
+	}
+	return got;
+}
+
+/* Write to d's destination, through TLS if it is the socket's. */
+static ssize_t
+dir_write(struct dir *d, const void *buf, size_t len)
+{
+	if (d->tls != NULL && d->to_sock)
+		return tls_write(d->tls, buf, len);
+	return write(d->to, buf, len);
+}
+
 /* Record the outcome of a read-side call; return 1 if it moved bytes. */
 static int
 got(struct dir *d, ssize_t n)
@@ -257,9 +309,16 @@ got(struct dir *d, ssize_t n)
 		return 1;
 	if (n == 0)
 		d->eof = 1;
-	else if (errno == EAGAIN)
+	else if (errno == EAGAIN) {
 		d->from_ready = 0;
-	else if (errno != EINTR) {
+		if (d->tls != NULL && !d->to_sock)
+			d->from_ev = tls_want(d->tls);
+		else
+			d->from_ev = POLLIN;
+	} else if (errno == EPROTO && d->tls != NULL) {
+		d->fail = F_PROTO;
+		d->errstr = tls_error(d->tls);
+	} else if (errno != EINTR) {
 		d->fail = F_FROM;
 		d->errnum = errno;
 	}
@@ -272,9 +331,14 @@ put(struct dir *d, ssize_t n)
 {
 	if (n > 0)
 		return 1;
-	if (n == -1 && errno == EAGAIN)
+	if (n == -1 && errno == EAGAIN) {
 		d->to_ready = 0;
-	else if (n == -1 && errno == EPIPE && !d->to_sock)
+		d->to_ev = d->tls != NULL && d->to_sock ? tls_want(d->tls) :
+		    POLLOUT;
+	} else if (n == -1 && errno == EPROTO && d->tls != NULL) {
+		d->fail = F_PROTO;
+		d->errstr = tls_error(d->tls);
+	} else if (n == -1 && errno == EPIPE && !d->to_sock)
 		d->to_gone = 1;
 	else if (n == -1 && errno != EINTR) {
 		d->fail = F_TO;
@@ -289,7 +353,7 @@ step_buffer(struct dir *d)
 	ssize_t n;
 
 	if (d->pending > 0 && d->to_ready) {
-		if (!put(d, n = write(d->to, d->buf + d->off, d->pending)))
+		if (!put(d, n = dir_write(d, d->buf + d->off, d->pending)))
 			return 0;
 		if (d->to_sock)
 			dir_dump(d, d->buf + d->off, n);
@@ -301,7 +365,7 @@ step_buffer(struct dir *d)
 	if (d->pending > 0 || d->eof || !d->from_ready)
 		return 0;
 	/* -C reads into the upper half and expands into the whole. */
-	n = read(d->from, d->buf + (d->crlf ? BUFSZ / 2 : 0),
+	n = dir_read(d, d->buf + (d->crlf ? BUFSZ / 2 : 0),
 	    d->crlf ? BUFSZ / 2 : BUFSZ);
 	if (d->blocking)
 		d->from_ready = 0;
@@ -433,52 +497,6 @@ frame_put(struct dir *d, const unsigned char *msg, size_t len)
 		d->out[d->pending++] = '\n';
 }
 
-/* Mark the end of the batch just encoded, dropping the oldest mark. */
-static void
-frame_mark(struct dir *d)
-{
-	struct mark *m = &d->marks[d->nmarks++ % MARKS];
-
-	if (d->nmarks > MARKS)
-		d->base = *m;
-	m->wire = d->bytes + d->pending;
-	m->in = d->inused;
-}
-
-/*
- * Return how many input bytes the first acked wire bytes carried, by
- * the marks around it (in between, in proportion).
- */
-static uint64_t
-frame_delivered(const struct dir *d, uint64_t acked)
-{
-	struct mark lo = { 0, 0 }, hi = { 0, 0 };
-	unsigned int i, n = MINIMUM(d->nmarks, MARKS);
-	const struct mark *m;
-	int above = 0;
-
-	/* The newest mark overwritten comes first, then those kept. */
-	if (d->nmarks > MARKS && d->base.wire <= acked)
-		lo = d->base;
-	else if (d->nmarks > MARKS) {
-		hi = d->base;
-		above = 1;
-	}
-	for (i = 0; i < n && !above; i++) {
-		m = &d->marks[(d->nmarks - n + i) % MARKS];
-		if (m->wire <= acked)
-			lo = *m;
-		else {
-			hi = *m;
-			above = 1;
-		}
-	}
-	if (!above || hi.wire <= lo.wire)
-		return lo.in;
-	return lo.in + (acked - lo.wire) * (hi.in - lo.in) /
-	    (hi.wire - lo.wire);
-}
-
 /*
  * Framed: write what is encoded; else encode the messages of the fed
  * slice, at most a buffer's worth; else read and feed the next slice.
@@ -492,7 +510,7 @@ step_frame(struct dir *d)
 	int r = 0;
 
 	if (d->pending > 0) {
-		if (!d->to_ready || !put(d, n = write(d->to, d->out + d->off,
+		if (!d->to_ready || !put(d, n = dir_write(d, d->out + d->off,
 		    d->pending)))
 			return 0;
 		if (d->to_sock)
@@ -518,12 +536,13 @@ step_frame(struct dir *d)
 		return 0;
 	}
 	if (d->pending > 0 && d->to_sock)
-		frame_mark(d);
+		/* The wire bytes of this batch carry this much input. */
+		marks_add(&d->marks, d->bytes + d->pending, d->inused);
 	if (d->pending > 0)
 		return 1;
 	if (d->slice || d->eof || !d->from_ready)
 		return 0;
-	n = read(d->from, d->buf, BUFSZ);
+	n = dir_read(d, d->buf, BUFSZ);
 	if (d->blocking)
 		d->from_ready = 0;
 	if (n == 0) {
@@ -584,11 +603,11 @@ dir_wants(struct dir *d, struct pollfd *pfd)
 	if (!d->from_ready && !d->eof && !d->slice &&
 	    (d->mode == M_SPLICE || d->pending == 0)) {
 		pfd[n].fd = d->from;
-		pfd[n++].events = POLLIN;
+		pfd[n++].events = d->from_ev;
 	}
 	if (!d->to_ready) {
 		pfd[n].fd = d->to;
-		pfd[n++].events = POLLOUT;
+		pfd[n++].events = d->to_ev;
 	}
 	return n;
 }
@@ -601,9 +620,9 @@ dir_woken(struct dir *d, const struct pollfd *pfd, int n)
 	for (i = 0; i < n; i++) {
 		if (pfd[i].revents == 0)
 			continue;
-		if (pfd[i].fd == d->from && (pfd[i].events & POLLIN))
+		if (pfd[i].fd == d->from && !d->from_ready)
 			d->from_ready = 1;
-		if (pfd[i].fd == d->to && (pfd[i].events & POLLOUT))
+		else if (pfd[i].fd == d->to)
 			d->to_ready = 1;
 	}
 }
@@ -693,10 +712,13 @@ undelivered(struct pump *p, int *atleast)
 	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	    len >= offsetof(struct tcp_info, tcpi_bytes_acked) +
 	    sizeof(ti.tcpi_bytes_acked))
-		/* bytes_acked counts the SYN too. */
-		acked = MINIMUM(acked, MAXIMUM(ti.tcpi_bytes_acked, 1) - 1);
+		/* bytes_acked counts the SYN too; TLS adds record headers. */
+		acked = MINIMUM(acked, p->tls == NULL ?
+		    MAXIMUM(ti.tcpi_bytes_acked, 1) - 1 :
+		    tls_plain_acked(p->tls, MAXIMUM(ti.tcpi_bytes_acked, 1) -
+		    1) - p->plain0);
 	if (p->up.mode == M_FRAME)
-		n = p->up.inread - frame_delivered(&p->up, acked);
+		n = p->up.inread - marks_map(&p->up.marks, acked);
 	else
 		n = p->up.bytes - acked + p->up.pending;
 	if (p->up.eof)
@@ -778,7 +800,7 @@ go_discard(struct pump *p)
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	dumped = p->down.dumped;
 	dir_free(&p->down);
-	dir_init(&p->down, p->sock, null, 0);
+	dir_init(&p->down, p->sock, null, 0, p->tls);
 	if (p->po->hexdump != NULL)
 		dir_habits(&p->down, p->po);
 	p->down.dumped = dumped;
@@ -803,6 +825,23 @@ close_out(int fd)
 }
 
 /*
+ * Our EOF: close_notify first under TLS (it may have to wait for the
+ * socket: -1), then shutdown(SHUT_WR).
+ */
+static int
+half_close(struct pump *p)
+{
+	p->notify_wait = 0;
+	if (p->tls != NULL && tls_close_notify(p->tls) == -1 &&
+	    errno == EAGAIN) {
+		p->notify_wait = 1;
+		return -1;
+	}
+	shutdown(p->sock, SHUT_WR);
+	return 0;
+}
+
+/*
  * The End-of-stream rules, in one place.  stdin EOF with everything
  * written -> shutdown(SHUT_WR) (not with --no-shutdown).  Peer EOF ->
  * everything received is written and stdout closed; a person at a
@@ -815,11 +854,13 @@ update_ends(struct pump *p)
 {
 	struct dir *up = &p->up, *down = &p->down;
 
-	if (up->done && !up->closed) {
+	if (up->done && !up->closed && (p->po->no_shutdown ||
+	    p->po->recv_only || half_close(p) == 0))
 		up->closed = 1;
-		if (!p->po->no_shutdown && !p->po->recv_only)
-			shutdown(p->sock, SHUT_WR);
-	}
+	/* --recv-only over TLS answers the peer's close_notify. */
+	if (p->tls != NULL && p->po->recv_only && down->done &&
+	    !tls_notified(p->tls))
+		(void)half_close(p);
 	if (down->to_gone)
 		go_discard(p);
 	if (down->done && !down->closed) {
@@ -843,6 +884,24 @@ linger_left(const struct pump *p)
 	    po->linger_ms > 0 ? po->linger_ms : LINGER_MS) - now_ms();
 }
 
+/*
+ * Under TLS, a peer that has sent its close_notify and closed may answer
+ * our own with a reset: that loses nothing if every byte of the input
+ * was acknowledged before it.
+ */
+static int
+late_reset(struct pump *p)
+{
+	int atleast, saved = errno;
+
+	if (p->tls == NULL || !p->down.done || p->down.trunc ||
+	    undelivered(p, &atleast) != 0) {
+		errno = saved;
+		return 0;
+	}
+	return 1;
+}
+
 /* Return 1 when the session is over, -1 on a reset while waiting. */
 static int
 finished(struct pump *p)
@@ -852,7 +911,9 @@ finished(struct pump *p)
 	if (!p->up.done)
 		return 0;
 	if (!p->acked) {
-		if ((a = ack_state(p)) == -1) {
+		if ((a = ack_state(p)) == -1 && late_reset(p))
+			return 1;
+		if (a == -1) {
 			reset_msg(p, errno);
 			return -1;
 		}
@@ -869,11 +930,15 @@ finished(struct pump *p)
 static int
 pump_wait(struct pump *p, struct pump_stats *st)
 {
-	struct pollfd pfd[4];
+	struct pollfd pfd[5];
 	int64_t now, left = -1;
 	int n, nup, r;
 
 	nup = dir_wants(&p->up, pfd);
+	if (p->notify_wait) {
+		pfd[nup].fd = p->sock;
+		pfd[nup++].events = tls_want(p->tls);
+	}
 	n = nup + dir_wants(&p->down, pfd + nup);
 	now = now_ms();
 	if (p->po->idle_ms >= 0) {
@@ -921,8 +986,11 @@ pump_init(struct pump *p, int sock, int in, int out,
 	p->po = po;
 	p->in_tty = isatty(in);
 	p->outq = -1;
-	dir_init(&p->up, in, sock, 1);
-	dir_init(&p->down, sock, out, 0);
+	p->tls = po->tls;
+	if (p->tls != NULL)
+		p->plain0 = tls_plain_acked(p->tls, UINT64_MAX);
+	dir_init(&p->up, in, sock, 1, p->tls);
+	dir_init(&p->down, sock, out, 0, p->tls);
 	if (po->frame != FRAME_RAW) {
 		dir_frame(&p->up, po->frame, po->max_frame);
 		dir_frame(&p->down, po->frame, po->max_frame);
@@ -979,6 +1047,12 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 			rv = -1;
 			break;
 		}
+	}
+	if (rv == 0 && p.down.trunc) {
+		/* What arrived is written; that it may not be all is loud. */
+		snprintf(pump_msg, sizeof(pump_msg), "%s: %s after %" PRIu64
+		    " bytes", po->peer, tls_error(p.tls), p.down.bytes);
+		rv = -1;
 	}
 	st->sent = p.up.bytes;
 	st->end_ms = now_ms();

@@ -7,6 +7,7 @@
 #include "frame.h"
 
 struct hexdump;
+struct tls;
 
 /*
  * The stream core: one duplex stream between a connected socket and a
@@ -30,6 +31,7 @@ struct pump_opts {
 	const char	*in_name;	/* "standard input" or the program's */
 	int		 crlf;		/* -C: stdin's line ends go as CRLF */
 	struct hexdump	*hexdump;	/* --hexdump: every byte each way */
+	struct tls	*tls;		/* the socket's TLS session, or NULL */
 };
 
 struct pump_stats {

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "room.h"
+#include "tls.h"
 #include "util.h"
 
 #define SWEEP_MS	1000
@@ -118,19 +119,20 @@ RB_GENERATE(nicktree, member, byname, nick_cmp)
 
 static void	member_data(struct conn *, const unsigned char *, size_t);
 static void	member_closed(struct conn *, const char *);
+static void	member_ready(struct conn *);
 static void	console_out_closed(struct conn *, const char *);
 static void	member_drained(struct conn *);
 static void	console_in_closed(struct conn *, const char *);
 static void	member_leave(struct member *);
 
 static const struct conn_cb member_cb = {
-	member_data, member_drained, member_closed
+	member_data, member_drained, member_closed, member_ready
 };
 static const struct conn_cb console_in_cb = {
-	member_data, NULL, console_in_closed
+	member_data, NULL, console_in_closed, NULL
 };
 static const struct conn_cb console_out_cb = {
-	NULL, NULL, console_out_closed
+	NULL, NULL, console_out_closed, NULL
 };
 
 static void
@@ -907,9 +909,8 @@ console_out_closed(struct conn *c, const char *why)
 static void
 member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 {
-	const unsigned char *p = NULL;
+	struct tls *t = NULL;
 	struct member *m;
-	size_t n = 0;
 
 	m = xcalloc(1, sizeof(*m));
 	m->room = r;
@@ -926,6 +927,24 @@ member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 	conn_read_max(m->in, MEMBER_READ);
 	TAILQ_INSERT_TAIL(&r->members, m, entry);
 	r->nclients++;
+	/* Under TLS the rest waits for the handshake, in the loop. */
+	if (r->ro->tls != NULL && (t = tls_new(r->ro->tls, fd, NULL)) == NULL)
+		conn_close(m->in, "TLS: cannot make a session");
+	else if (t != NULL)
+		conn_tls(m->in, t, 1);
+	else
+		member_ready(m->in);
+}
+
+/* Past TLS, if any: authentication if asked for, then the room. */
+static void
+member_ready(struct conn *c)
+{
+	struct member *m = c->arg;
+	struct room *r = m->room;
+	const unsigned char *p = NULL;
+	size_t n = 0;
+
 	if (r->ro->key == NULL) {
 		member_join(m);
 		return;

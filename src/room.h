@@ -7,6 +7,8 @@
 
 #define MAX_MEMORY_DEFAULT	((size_t)64 * 1024 * 1024)
 
+struct tls_ctx;
+
 struct room_opts {
 	const char	*nick;		/* the console's, on stdin/stdout */
 	int		 verbose;
@@ -20,6 +22,7 @@ struct room_opts {
 	const unsigned char *key;	/* --auth-key, or NULL */
 	size_t		 keylen;
 	int		 log_json;	/* --log json: events as JSON lines */
+	struct tls_ctx	*tls;		/* --tls, or NULL */
 };
 
 /* Host a chat room on the n listening sockets fds; return exit status. */

@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "pump.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 #define OUT_HIGH	(1024 * 1024)	/* stdout queue: pause the clients */
@@ -57,9 +58,10 @@ struct client {
 static void	client_data(struct conn *, const unsigned char *, size_t);
 static void	client_drained(struct conn *);
 static void	client_closed(struct conn *, const char *);
+static void	client_ready(struct conn *);
 
 static const struct conn_cb client_cb = {
-	client_data, client_drained, client_closed
+	client_data, client_drained, client_closed, client_ready
 };
 
 static void
@@ -433,8 +435,9 @@ in_closed(struct conn *in, const char *why)
 	s->in = NULL;
 }
 
-static const struct conn_cb in_cb = { in_data, NULL, in_closed };
-static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
+static const struct conn_cb in_cb = { in_data, NULL, in_closed, NULL };
+static const struct conn_cb out_cb = { NULL, out_drained, out_closed,
+    NULL };
 
 /*
  * In the process forked for one connection: run the program through the
@@ -450,7 +453,20 @@ exec_session(const struct serve_opts *so, int fd, const char *peer,
 
 	po.peer = peer;
 	po.hexdump = so->hexdump;
+	/* This process is the connection's own: its handshake blocks no one. */
+	if (so->tls != NULL && ((po.tls = tls_new(so->tls, fd, NULL)) == NULL
+	    || tls_handshake_wait(po.tls, so->idle_ms) == -1)) {
+		if (so->verbose >= 0)
+			warnx("%s: %s", peer, po.tls != NULL ?
+			    tls_error(po.tls) : "TLS: cannot make a session");
+		tls_free(po.tls);
+		close(fd);
+		return 1;
+	}
+	if (so->tls != NULL && so->verbose > 0)
+		tls_say(po.tls, peer);
 	rv = pump_exec(fd, so->exec_argv, so->sh_cmd, &po, so->verbose, &st);
+	tls_free(po.tls);
 	if (so->log_json)
 		log_json(&(struct log_event){ .event = "close", .peer = name,
 		    .reason = st.err != NULL ? st.err : "closed", .counts = 1,
@@ -565,10 +581,9 @@ reap(struct loop *l, int fd, int ready, void *arg)
 static void
 client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 {
-	const unsigned char *out = NULL;
+	struct tls *t = NULL;
 	struct client *cl;
 	struct conn *c;
-	size_t n = 0;
 
 	cl = xcalloc(1, sizeof(*cl));
 	cl->srv = s;
@@ -583,6 +598,26 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	s->nconns++;
 	conn_budget(c, &s->budget);
 	conn_hexdump(c, s->so->hexdump);
+	/* Under TLS the rest waits for the handshake, in the loop. */
+	if (s->so->tls != NULL && (t = tls_new(s->so->tls, fd, NULL)) == NULL)
+		conn_close(c, "TLS: cannot make a session");
+	else if (t != NULL)
+		conn_tls(c, t, 1);
+	else
+		client_ready(c);
+}
+
+/* Past TLS, if any: authentication, if asked for, then data. */
+static void
+client_ready(struct conn *c)
+{
+	struct client *cl = c->arg;
+	struct server *s = cl->srv;
+	const unsigned char *out = NULL;
+	size_t n = 0;
+
+	if (c->tls != NULL && s->so->verbose > 0 && !s->so->log_json)
+		tls_say(c->tls, c->name);
 	if (s->so->key == NULL) {
 		client_live(c);
 		return;

@@ -7,6 +7,7 @@
 #include "frame.h"
 
 struct hexdump;
+struct tls_ctx;
 
 struct serve_opts {
 	int		 keep;		/* -k: serve until killed */
@@ -31,6 +32,7 @@ struct serve_opts {
 	struct hexdump	*hexdump;	/* --hexdump, or NULL */
 	int		 crlf;		/* -C: stdin's line ends as CRLF */
 	int		 log_json;	/* --log json */
+	struct tls_ctx	*tls;		/* --tls, or NULL */
 };
 
 int	server_run(int *, int, const struct serve_opts *, const char **);

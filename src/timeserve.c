@@ -342,7 +342,8 @@ static void	tcp_data(struct conn *, const unsigned char *, size_t);
 static void	tcp_drained(struct conn *);
 static void	tcp_closed(struct conn *, const char *);
 
-static const struct conn_cb tcp_cb = { tcp_data, tcp_drained, tcp_closed };
+static const struct conn_cb tcp_cb = { tcp_data, tcp_drained, tcp_closed,
+    NULL };
 
 /* Answer one strftime line, unless its source is over the rate limit. */
 static void

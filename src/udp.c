@@ -353,7 +353,8 @@ out_closed(struct conn *c, const char *why)
 	loop_stop(u->loop);
 }
 
-static const struct conn_cb out_cb = { NULL, out_drained, out_closed };
+static const struct conn_cb out_cb = { NULL, out_drained, out_closed,
+    NULL };
 
 /* Queue what writev did not take; stop reading until it drains. */
 static void

@@ -185,3 +185,46 @@ sock_strerror(int errnum)
 		return "connection reset by peer";
 	return strerror(errnum);
 }
+
+/* Pair outer and inner, the counts at the end of a batch. */
+void
+marks_add(struct marks *ms, uint64_t outer, uint64_t inner)
+{
+	struct mark *m = &ms->ring[ms->n++ % MARKS];
+
+	if (ms->n > MARKS)
+		ms->base = *m;
+	m->outer = outer;
+	m->inner = inner;
+}
+
+/* Return the inner count that the first outer bytes carried. */
+uint64_t
+marks_map(const struct marks *ms, uint64_t outer)
+{
+	struct mark lo = { 0, 0 }, hi = { 0, 0 };
+	unsigned int i, n = MINIMUM(ms->n, MARKS);
+	const struct mark *m;
+	int above = 0;
+
+	/* The newest pair overwritten comes first, then those kept. */
+	if (ms->n > MARKS && ms->base.outer <= outer)
+		lo = ms->base;
+	else if (ms->n > MARKS) {
+		hi = ms->base;
+		above = 1;
+	}
+	for (i = 0; i < n && !above; i++) {
+		m = &ms->ring[(ms->n - n + i) % MARKS];
+		if (m->outer <= outer)
+			lo = *m;
+		else {
+			hi = *m;
+			above = 1;
+		}
+	}
+	if (!above || hi.outer <= lo.outer)
+		return lo.inner;
+	return lo.inner + (outer - lo.outer) * (hi.inner - lo.inner) /
+	    (hi.outer - lo.outer);
+}

@@ -28,6 +28,24 @@ void		 sig_unlink_on_exit(const char *);
 void		 fd_nonblock(int);
 /* Raise the soft descriptor limit to the hard one; return the new limit. */
 long		 fd_limit_raise(void);
+/*
+ * Two byte counts that grow together at different rates (bytes on the
+ * wire and the input they carry), paired at the end of each batch: a
+ * count of one maps to the other by the pairs around it (in between,
+ * in proportion).  The newest MARKS pairs are kept.
+ */
+#define MARKS		64
+struct mark {
+	uint64_t	 outer, inner;
+};
+struct marks {
+	struct mark	 ring[MARKS];
+	struct mark	 base;		/* the newest pair overwritten */
+	unsigned int	 n;
+};
+void		 marks_add(struct marks *, uint64_t, uint64_t);
+uint64_t	 marks_map(const struct marks *, uint64_t);
+
 /* Describe a socket's errno: a reset or EPIPE is "connection reset by peer". */
 const char	*sock_strerror(int);
 

@@ -334,18 +334,24 @@ man80() {
 	same "$output" "through the relay"
 }
 
-@test "README and man page: a not-yet list names --tls and --proxy" {
+@test "README and man page: a not-yet list names --proxy, and TLS is documented" {
 	local readme=$BATS_TEST_DIRNAME/../README.md opt
 	run -0 sed -n '/^## Not yet/,/^## /p' "$readme"
-	for opt in --tls --proxy; do
+	for opt in --proxy; do
 		[[ $output == *"$opt"[\ \`]* ]] ||
 		    { echo "# README: $opt" >&2; false; }
 	done
 	run -0 man80
 	run -0 sed -n '/^CAVEATS/,/^[A-Z]/p' <<<"$output"
 	[[ $output == *"Not yet"* ]]
-	for opt in --tls --proxy; do
+	for opt in --proxy; do
 		[[ $output == *"$opt"[\ \)]* ]] ||
 		    { echo "# man: $opt" >&2; false; }
 	done
+	run -0 man80
+	run -0 sed -n '/^TLS/,/^[A-Z]/p' <<<"$output"
+	[[ $output == *"--tls-pin"* && $output == *"close_notify"* ]]
+	run -0 sed -n '/^## Not yet/,/^## /p' "$readme"
+	[[ $output != *"--tls"* ]]
+	grep -qF -- "--tls-pin" "$readme"
 }

@@ -6,7 +6,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/fuzz
 secs=${FUZZ_SECONDS:-30}
-targets="frame auth"
+targets="frame auth tls"
 n=0
 
 skip() {
@@ -21,8 +21,8 @@ command -v clang >/dev/null 2>&1 || skip "clang not installed"
 mkdir -p "$out"
 cflags="-std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-    -I$top/src $(pkg-config --cflags libbsd-overlay libcrypto)"
-libs=$(pkg-config --libs libbsd-overlay libcrypto)
+    -I$top/src $(pkg-config --cflags libbsd-overlay libssl libcrypto)"
+libs=$(pkg-config --libs libbsd-overlay libssl libcrypto)
 printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
     'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
     'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)' \
@@ -34,10 +34,13 @@ clang $cflags -o "$out/probe" "$out/probe.c" 2>/dev/null ||
 for t in $targets; do
 	n=$((n + 1))
 	bin=$out/fuzz_$t
+	# auth.c's blocking driver runs over TLS too.
+	extra=
+	[ "$t" = auth ] && extra=$top/src/tls.c
 	log=$out/$t.log
 	# shellcheck disable=SC2086
 	if ! clang $cflags -o "$bin" "$top/tests/fuzz/fuzz_$t.c" \
-	    "$top/src/$t.c" "$top/src/util.c" $libs >"$log" 2>&1; then
+	    "$top/src/$t.c" "$top/src/util.c" $extra $libs >"$log" 2>&1; then
 		echo "not ok $n - fuzz $t: build failed"
 		sed 's/^/# /' "$log"
 		continue

@@ -173,7 +173,7 @@ fork_server(const char *key, enum peer how, pid_t *pid)
 	if (how == PEER_SILENT || how == PEER_CLOSE)
 		_exit(0);
 	auth_init(&a, AUTH_SERVER, K(key));
-	if (auth_run(sv[1], &a, 5000, &e) == -1)
+	if (auth_run(sv[1], NULL, &a, 5000, &e) == -1)
 		_exit(1);
 	if (how == PEER_OK)
 		_exit(write(sv[1], "after", 5) != 5);
@@ -193,7 +193,7 @@ run_client(const char *key, const char *skey, enum peer how, int ms,
 
 	fd = fork_server(skey, how, &pid);
 	auth_init(&a, AUTH_CLIENT, K(key));
-	if (auth_run(fd, &a, ms, &e) == 0)
+	if (auth_run(fd, NULL, &a, ms, &e) == 0)
 		e = read(fd, buf, 5) == 5 && memcmp(buf, "after", 5) == 0 ?
 		    "ok" : "data lost";
 	close(fd);

@@ -42,8 +42,8 @@ src_data(struct conn *c, const unsigned char *p, size_t len)
 	(void)len;
 }
 
-static const struct conn_cb sink_cb = { sink_data, NULL, NULL };
-static const struct conn_cb src_cb = { src_data, NULL, NULL };
+static const struct conn_cb sink_cb = { sink_data, NULL, NULL, NULL };
+static const struct conn_cb src_cb = { src_data, NULL, NULL, NULL };
 
 static void
 put(unsigned char *buf, size_t *n, const void *p, size_t len)
