@@ -16,6 +16,7 @@
 #include "log.h"
 #include "opts.h"
 #include "pump.h"
+#include "relay.h"
 #include "server.h"
 #include "sock.h"
 #include "tls.h"
@@ -35,7 +36,9 @@ enum {
 	OPT_DENY,
 	OPT_TAG,
 	OPT_MAX_QUEUE,
-	OPT_MAX_MEMORY
+	OPT_MAX_MEMORY,
+	OPT_TO,
+	OPT_IDLE
 };
 
 static const char help[] =
@@ -68,7 +71,11 @@ OPTS_HELP_TLS_SERVER
 OPTS_HELP_CRLF
 OPTS_HELP_HEXDUMP
 OPTS_HELP_TCP
-"      --log json       -v connection events as JSON lines on stderr\n";
+"      --log json       -v connection events as JSON lines on stderr\n"
+"      --to TARGET      relay each client to TARGET (HOST:PORT, [V6]:PORT or\n"
+"                       unix:PATH), implies -k; -w bounds the connect\n"
+"                       (default 10s); stdin is not read\n"
+"      --idle DUR       with --to: close a pair idle for DUR (default never)\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
@@ -94,11 +101,14 @@ static const struct option longopts[] = {
 	{ "recv-only",		no_argument,		NULL,	OPT_RECV_ONLY },
 	{ "no-shutdown",	no_argument,		NULL,	OPT_NO_SHUTDOWN },
 	{ "keep-sending",	no_argument,		NULL,	OPT_KEEP_SENDING },
+	{ "to",			required_argument,	NULL,	OPT_TO },
+	{ "idle",		required_argument,	NULL,	OPT_IDLE },
 	{ NULL,			0,			NULL,	0 }
 };
 
 static void
-parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
+parse(int argc, char *argv[], struct opts *o, struct serve_opts *so,
+    struct relay_opts *ro)
 {
 	const char *errstr;
 	int ch;
@@ -154,6 +164,13 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 		case OPT_KEEP_SENDING:
 			so->keep_sending = 1;
 			break;
+		case OPT_TO:
+			ro->name = optarg;
+			break;
+		case OPT_IDLE:
+			if ((ro->idle_ms = opts_duration(optarg, &errstr)) == -1)
+				errx(2, "idle %s: %s", optarg, errstr);
+			break;
 		default:
 			cmd_usage_error(SYNOPSIS);
 		}
@@ -178,6 +195,61 @@ check(const struct opts *o, const struct serve_opts *so)
 		    "--echo or --exec");
 	if (so->tag && o->frame == FRAME_RAW)
 		errx(2, "cannot use --tag without --frame line or len32");
+}
+
+/* --to: the options it cannot take, and its TARGET. */
+static void
+check_relay(const struct opts *o, const struct serve_opts *so,
+    struct relay_opts *ro)
+{
+	/* The options that read or change the data, and whether each is set. */
+	static const char *const names[] = { "--exec", "--sh-exec", "--echo",
+	    "--frame", "--auth-key", "--crlf", "--hexdump", "--send-only",
+	    "--recv-only", "--tag", "--no-shutdown", "--keep-sending",
+	    "--progress", "--tls" };
+	const int set[NELEM(names)] = { so->exec_argv != NULL, so->sh_cmd != NULL,
+	    so->echo, o->frame_set, o->key != NULL, o->crlf,
+	    o->hexdump != NULL, so->send_only, so->recv_only, so->tag,
+	    so->no_shutdown, so->keep_sending, o->progress,
+	    o->tls.on || o->tls_set };
+	const char *errstr;
+	size_t i;
+
+	if (ro->name == NULL) {
+		if (ro->idle_ms >= 0)
+			errx(2, "cannot use --idle without --to");
+		return;
+	}
+	for (i = 0; i < NELEM(names); i++)
+		if (set[i])
+			errx(2, "cannot use --to with %s", names[i]);
+	ro->numeric = o->numeric;
+	if (relay_target(ro->name, ro, &errstr) == -1)
+		errx(2, "target %s: %s", ro->name, errstr);
+}
+
+/* Relay every client to the target (--to) until killed. */
+static int
+serve_relay(int *fds, int nfd, const struct opts *o,
+    const struct serve_opts *so, struct relay_opts *ro)
+{
+	const char *errstr;
+	int rv;
+
+	if (o->family == AF_INET || o->family == AF_INET6)
+		ro->family = o->family;
+	ro->connect_ms = o->timeout_ms >= 0 ? o->timeout_ms : 10000;
+	ro->max_conns = so->max_conns;
+	ro->acl = so->acl;
+	ro->verbose = o->verbose;
+	ro->log_json = o->log_json;
+	ro->tune = o->tune;
+	fd_limit_raise();
+	if ((rv = relay_run(fds, nfd, ro, &errstr)) == -1 && errno != 0)
+		err(1, "%s", errstr);
+	if (rv == -1)
+		errx(1, "%s", errstr);
+	return rv;
 }
 
 /* Run the one connection's session, its end logged as --log json says. */
@@ -266,16 +338,18 @@ cmd_tcp_serve(int argc, char *argv[])
 	struct sockopts sko = { .socktype = SOCK_STREAM };
 	struct serve_opts so = { .max_conns = 10000, .maxq = MAXQ_DEFAULT,
 	    .max_memory = MAXMEM_DEFAULT };
+	struct relay_opts ro = { .idle_ms = -1 };
 	const char *errstr, *host = NULL, *port;
 	char name[ADDR_STRLEN];
 	int fds[SOCK_MAXLISTEN], nfd, i, rv;
 	long lim;
 
 	opts_init(&o);
-	parse(argc, argv, &o, &so);
+	parse(argc, argv, &o, &so, &ro);
 	argc -= optind;
 	argv += optind;
 	opts_server_args(argc, argv, &o, NULL, SYNOPSIS, &host, &port);
+	check_relay(&o, &so, &ro);
 	check(&o, &so);
 	sko.family = o.family;
 	sko.numeric = o.numeric;
@@ -300,7 +374,10 @@ cmd_tcp_serve(int argc, char *argv[])
 	if (o.hexdump != NULL &&
 	    (so.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
 		err(1, "hexdump %s: %s", o.hexdump, errstr);
-	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL)
+	if (ro.name != NULL)
+		rv = serve_relay(fds, nfd, &o, &so, &ro);
+	else if (!so.keep && !so.echo && so.exec_argv == NULL &&
+	    so.sh_cmd == NULL)
 		rv = serve_one(fds, nfd, &o, &so);
 	else {
 		lim = fd_limit_raise();

@@ -12,6 +12,8 @@ socat ncat curl python3 tmux rdate sntp clang libclang-rt-14-dev libedit-dev"
 [ "${CI:-}" = true ] && pkgs="$pkgs chrony"
 # man(1) and col(1): tests/01-cli.bats renders the man page as users see it.
 pkgs="$pkgs man-db bsdextrautils"
+# strace: tests/60-relay.bats counts the relay's splice(2) calls.
+pkgs="$pkgs strace"
 
 missing=
 for p in $pkgs; do
