@@ -930,8 +930,14 @@ linger_left(const struct pump *p)
 static int
 late_reset(struct pump *p)
 {
-	int atleast, saved = errno;
+	int atleast, i, saved = errno;
 
+	/* Its close_notify may be unread yet, ahead of the reset. */
+	p->down.from_ready = 1;
+	for (i = 0; i < 8 && p->tls != NULL && !p->down.done &&
+	    p->down.fail == F_NONE; i++)
+		if (dir_step(&p->down) <= 0)
+			break;
 	if (p->tls == NULL || !p->down.done || p->down.trunc ||
 	    undelivered(p, &atleast) != 0) {
 		errno = saved;
