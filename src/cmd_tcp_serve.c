@@ -38,7 +38,10 @@ enum {
 	OPT_MAX_QUEUE,
 	OPT_MAX_MEMORY,
 	OPT_TO,
-	OPT_IDLE
+	OPT_IDLE,
+	OPT_TO_TLS,
+	OPT_TO_TLS_CA,
+	OPT_TO_TLS_PIN
 };
 
 static const char help[] =
@@ -75,7 +78,11 @@ OPTS_HELP_TCP
 "      --to TARGET      relay each client to TARGET (HOST:PORT, [V6]:PORT or\n"
 "                       unix:PATH), implies -k; -w bounds the connect\n"
 "                       (default 10s); stdin is not read\n"
-"      --idle DUR       with --to: close a pair idle for DUR (default never)\n";
+"      --idle DUR       with --to: close a pair idle for DUR (default never)\n"
+"      --to-tls         with --to: TLS toward TARGET, verified (SNI: its HOST)\n"
+"      --to-tls-ca FILE verify TARGET against these CAs, not the system's\n"
+"      --to-tls-pin SHA256:HEX\n"
+"                       accept only this TARGET certificate (repeatable)\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
@@ -103,8 +110,15 @@ static const struct option longopts[] = {
 	{ "keep-sending",	no_argument,		NULL,	OPT_KEEP_SENDING },
 	{ "to",			required_argument,	NULL,	OPT_TO },
 	{ "idle",		required_argument,	NULL,	OPT_IDLE },
+	{ "to-tls",		no_argument,		NULL,	OPT_TO_TLS },
+	{ "to-tls-ca",		required_argument,	NULL,	OPT_TO_TLS_CA },
+	{ "to-tls-pin",		required_argument,	NULL,	OPT_TO_TLS_PIN },
 	{ NULL,			0,			NULL,	0 }
 };
+
+/* --to-tls and its options: TLS toward the relay's target. */
+static struct tls_opts to_tls;
+static int to_tls_set;
 
 static void
 parse(int argc, char *argv[], struct opts *o, struct serve_opts *so,
@@ -171,6 +185,23 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so,
 			if ((ro->idle_ms = opts_duration(optarg, &errstr)) == -1)
 				errx(2, "idle %s: %s", optarg, errstr);
 			break;
+		case OPT_TO_TLS:
+			to_tls.on = 1;
+			break;
+		case OPT_TO_TLS_CA:
+			to_tls.ca = optarg;
+			to_tls_set = 1;
+			break;
+		case OPT_TO_TLS_PIN:
+			if (to_tls.npins == TLS_MAXPINS)
+				errx(2, "to-tls-pin: more than %d pins",
+				    TLS_MAXPINS);
+			if (tls_parse_pin(optarg, to_tls.pins[to_tls.npins],
+			    &errstr) == -1)
+				errx(2, "to-tls-pin %s: %s", optarg, errstr);
+			to_tls.npins++;
+			to_tls_set = 1;
+			break;
 		default:
 			cmd_usage_error(SYNOPSIS);
 		}
@@ -206,26 +237,31 @@ check_relay(const struct opts *o, const struct serve_opts *so,
 	static const char *const names[] = { "--exec", "--sh-exec", "--echo",
 	    "--frame", "--auth-key", "--crlf", "--hexdump", "--send-only",
 	    "--recv-only", "--tag", "--no-shutdown", "--keep-sending",
-	    "--progress", "--tls" };
+	    "--progress" };
 	const int set[NELEM(names)] = { so->exec_argv != NULL, so->sh_cmd != NULL,
 	    so->echo, o->frame_set, o->key != NULL, o->crlf,
 	    o->hexdump != NULL, so->send_only, so->recv_only, so->tag,
-	    so->no_shutdown, so->keep_sending, o->progress,
-	    o->tls.on || o->tls_set };
+	    so->no_shutdown, so->keep_sending, o->progress };
 	const char *errstr;
 	size_t i;
 
 	if (ro->name == NULL) {
 		if (ro->idle_ms >= 0)
 			errx(2, "cannot use --idle without --to");
+		if (to_tls.on || to_tls_set)
+			errx(2, "cannot use --to-tls without --to");
 		return;
 	}
+	if (to_tls_set && !to_tls.on)
+		errx(2, "the --to-tls-* options need --to-tls");
 	for (i = 0; i < NELEM(names); i++)
 		if (set[i])
 			errx(2, "cannot use --to with %s", names[i]);
 	ro->numeric = o->numeric;
 	if (relay_target(ro->name, ro, &errstr) == -1)
 		errx(2, "target %s: %s", ro->name, errstr);
+	if (to_tls.on && ro->path != NULL && to_tls.npins == 0)
+		errx(2, "--to-tls to a unix: target needs --to-tls-pin");
 }
 
 /* Relay every client to the target (--to) until killed. */
@@ -233,6 +269,7 @@ static int
 serve_relay(int *fds, int nfd, const struct opts *o,
     const struct serve_opts *so, struct relay_opts *ro)
 {
+	char pin[TLS_PINSTRLEN];
 	const char *errstr;
 	int rv;
 
@@ -244,8 +281,14 @@ serve_relay(int *fds, int nfd, const struct opts *o,
 	ro->verbose = o->verbose;
 	ro->log_json = o->log_json;
 	ro->tune = o->tune;
+	ro->tls = so->tls;
+	if (to_tls.on && (ro->to_tls = tls_ctx_new(&to_tls, 0, pin,
+	    &errstr)) == NULL)
+		errx(1, "%s", errstr);
 	fd_limit_raise();
-	if ((rv = relay_run(fds, nfd, ro, &errstr)) == -1 && errno != 0)
+	rv = relay_run(fds, nfd, ro, &errstr);
+	tls_ctx_free(ro->to_tls);
+	if (rv == -1 && errno != 0)
 		err(1, "%s", errstr);
 	if (rv == -1)
 		errx(1, "%s", errstr);

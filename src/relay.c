@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "opts.h"
 #include "relay.h"
 #include "sock.h"
+#include "tls.h"
 #include "util.h"
 
 #define CHUNK		(64 * 1024)	/* a pipe's worth: most one step moves */
@@ -27,6 +29,7 @@
 #define DRAIN_MAX	(256 * 1024)	/* read and dropped before a close */
 #define SWEEP_MIN_MS	100
 #define POOL_RETRY_MS	100		/* no pipe2() this long after a failure */
+#define TLS_WAIT_MS	10000		/* a client's handshake without -w */
 
 /*
  * The relay engine: pairs of connections on the loop, bytes moved by
@@ -44,6 +47,7 @@ struct side {
 	int		 fd;
 	struct pair	*p;
 	const char	*who;		/* "the client", "the target" */
+	struct tls	*tls;		/* --tls (client), --to-tls (target) */
 };
 
 /* One direction: bytes read from from, held (pipe or buf), written to to. */
@@ -58,7 +62,8 @@ struct dir {
 	uint64_t	 bytes;		/* delivered to to */
 };
 
-enum state { CONNECTING, OPEN, DEAD };
+/* A TLS client's handshake comes first; a TLS target's after its connect. */
+enum state { HANDSHAKE, CONNECTING, TARGET_HANDSHAKE, OPEN, DEAD };
 
 struct pair {
 	struct relay	*r;
@@ -70,7 +75,7 @@ struct pair {
 	struct loop_timer *ctimer;	/* bounds the target connect */
 	int64_t		 start, last;
 	const char	*why;		/* how it ended, first cause */
-	char		 whybuf[96];
+	char		 whybuf[192];
 	char		 peer[ADDR_STRLEN];
 	TAILQ_ENTRY(pair) entry;
 };
@@ -99,6 +104,10 @@ static unsigned char scratch[CHUNK];
 
 static void	side_io(struct loop *, int, int, void *);
 static void	pair_connect(struct pair *);
+static void	pair_open(struct pair *);
+static void	pair_update(struct pair *);
+static void	pair_unreachable(struct pair *, const char *);
+static void	connect_timeout(struct loop *, void *);
 
 /* The pipe pool. */
 
@@ -138,26 +147,33 @@ pool_put(struct pool *pl, int p[2], int empty)
 }
 
 /*
- * The transport of a side: plain descriptors here.  A TLS side would
- * replace these and answer no to side_splices().
+ * The transport of a side: a plain descriptor, spliced, or a TLS
+ * session, whose records are made and opened here.
  */
 
 static int
 side_splices(const struct side *s)
 {
-	(void)s;
-	return 1;
+	return s->tls == NULL;
 }
 
+/*
+ * Read as read(2) does.  Under TLS an end without close_notify may be a
+ * truncation: it is passed on as a reset (EPROTO, for pair_fail()).
+ */
 static ssize_t
 side_read(struct side *s, void *buf, size_t len)
 {
+	if (s->tls != NULL)
+		return tls_read(s->tls, buf, len);
 	return read(s->fd, buf, len);
 }
 
 static ssize_t
 side_write(struct side *s, const void *buf, size_t len)
 {
+	if (s->tls != NULL)
+		return tls_write(s->tls, buf, len);
 	return send(s->fd, buf, len, MSG_NOSIGNAL);
 }
 
@@ -177,11 +193,19 @@ side_splice_out(struct side *s, int pfd, size_t len)
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 }
 
-/* Pass an EOF on: no more bytes will be written to s. */
-static void
+/*
+ * Pass an EOF on: no more bytes will be written to s (close_notify
+ * first under TLS).  Return -1 with errno EAGAIN while that waits for
+ * room in the socket.
+ */
+static int
 side_shutdown(struct side *s)
 {
+	if (s->tls != NULL && tls_close_notify(s->tls) == -1 &&
+	    errno == EAGAIN)
+		return -1;
 	shutdown(s->fd, SHUT_WR);
+	return 0;
 }
 
 /* Close s; with reset, as a reset (SO_LINGER 0) so its peer sees one. */
@@ -195,6 +219,10 @@ side_close(struct loop *l, struct side *s, int reset)
 	loop_del(l, s->fd);
 	if (reset)
 		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	else if (s->tls != NULL && tls_ready(s->tls))
+		(void)side_shutdown(s);
+	tls_free(s->tls);
+	s->tls = NULL;
 	close(s->fd);
 	s->fd = -1;
 }
@@ -309,6 +337,8 @@ pair_fail(struct pair *p, struct side *s, int errnum)
 {
 	if (errnum == ECONNRESET || errnum == EPIPE)
 		pair_why(p, "reset by %s%s", s->who, "");
+	else if (errnum == EPROTO && s->tls != NULL)
+		pair_why(p, "%s: %s", s->who, tls_error(s->tls));
 	else
 		pair_why(p, "%s: %s", s->who, strerror(errnum));
 	pair_close(p, 1);
@@ -387,6 +417,21 @@ dir_fill(struct relay *r, struct dir *d)
 	return n;
 }
 
+static void	dir_run(struct relay *, struct dir *);
+
+static void
+dir_again(struct loop *l, void *arg)
+{
+	struct dir *d = arg;
+	struct pair *p = d->from->p;
+
+	(void)l;
+	if (p->state != OPEN)
+		return;
+	dir_run(p->r, d);
+	pair_update(p);
+}
+
 /*
  * Move what d can move now, at most STEPS transfers: read only when
  * nothing is held, so at most one pipe's worth is ever in flight.  The
@@ -425,10 +470,29 @@ dir_run(struct relay *r, struct dir *d)
 		}
 	}
 	/* EOF is passed on once every byte before it is written. */
-	if (d->eof && d->pending == 0 && !d->done) {
-		side_shutdown(d->to);
+	if (d->eof && d->pending == 0 && !d->done && side_shutdown(d->to) == 0)
 		d->done = 1;
-	}
+	/* What TLS decrypted and the STEPS bound left wakes no poll. */
+	if (d->from->tls != NULL && d->pending == 0 && !d->eof &&
+	    tls_pending(d->from->tls))
+		loop_defer(r->loop, dir_again, d);
+}
+
+/*
+ * What side s waits for: reading while its outgoing direction out holds
+ * nothing, writing while its incoming one in holds bytes or an EOF to
+ * pass on.  A TLS call that wants the other event gets both.
+ */
+static int
+side_mask(const struct side *s, const struct dir *out, const struct dir *in)
+{
+	int mask;
+
+	mask = (!out->eof && out->pending == 0 ? LOOP_READ : 0) |
+	    (in->pending > 0 || (in->eof && !in->done) ? LOOP_WRITE : 0);
+	if (s->tls != NULL && mask != 0)
+		mask |= tls_want(s->tls) == POLLOUT ? LOOP_WRITE : LOOP_READ;
+	return mask;
 }
 
 /*
@@ -447,10 +511,79 @@ pair_update(struct pair *p)
 		pair_close(p, 0);
 		return;
 	}
-	loop_mask(l, p->c.fd, (!p->up.eof && p->up.pending == 0 ?
-	    LOOP_READ : 0) | (p->down.pending > 0 ? LOOP_WRITE : 0));
-	loop_mask(l, p->t.fd, (!p->down.eof && p->down.pending == 0 ?
-	    LOOP_READ : 0) | (p->up.pending > 0 ? LOOP_WRITE : 0));
+	loop_mask(l, p->c.fd, side_mask(&p->c, &p->up, &p->down));
+	loop_mask(l, p->t.fd, side_mask(&p->t, &p->down, &p->up));
+}
+
+/*
+ * A step of side s's TLS handshake: 0 once done, -1 while it waits (the
+ * side is watched for what it wants) or after the pair was closed.
+ */
+static int
+side_handshake(struct pair *p, struct side *s)
+{
+	if (tls_handshake(s->tls) == 0)
+		return 0;
+	if (errno == EAGAIN) {
+		loop_mask(p->r->loop, s->fd, tls_want(s->tls) == POLLOUT ?
+		    LOOP_WRITE : LOOP_READ);
+		return -1;
+	}
+	if (s == &p->t) {
+		pair_unreachable(p, tls_error(s->tls));
+		return -1;
+	}
+	pair_why(p, "%s%s", tls_error(s->tls), "");
+	pair_close(p, 0);
+	return -1;
+}
+
+static void
+handshake_timeout(struct loop *l, void *arg)
+{
+	struct pair *p = arg;
+
+	(void)l;
+	p->ctimer = NULL;
+	pair_why(p, "TLS handshake timed out%s%s", "", "");
+	pair_close(p, 0);
+}
+
+/* The client's handshake is done: now the target. */
+static void
+client_ready(struct pair *p)
+{
+	struct relay *r = p->r;
+
+	loop_timer_cancel(r->loop, p->ctimer);
+	p->ctimer = NULL;
+	p->state = CONNECTING;
+	/* The client waits, unread, while the target is connected. */
+	loop_mask(r->loop, p->c.fd, 0);
+	if (r->ro->connect_ms >= 0)
+		p->ctimer = loop_timer(r->loop, r->ro->connect_ms,
+		    connect_timeout, p);
+	pair_connect(p);
+}
+
+/* The target is connected: TLS toward it first, if asked for. */
+static void
+target_ready(struct pair *p)
+{
+	struct relay *r = p->r;
+
+	if (r->ro->to_tls == NULL) {
+		pair_open(p);
+		return;
+	}
+	if ((p->t.tls = tls_new(r->ro->to_tls, p->t.fd, r->ro->host)) ==
+	    NULL) {
+		pair_unreachable(p, "TLS: cannot make a session");
+		return;
+	}
+	p->state = TARGET_HANDSHAKE;
+	if (side_handshake(p, &p->t) == 0)
+		pair_open(p);
 }
 
 static void
@@ -462,11 +595,19 @@ pair_open(struct pair *p)
 	p->ctimer = NULL;
 	p->state = OPEN;
 	p->last = loop_now(r->loop);
-	if (loop_add(r->loop, p->c.fd, LOOP_READ, side_io, &p->c) == -1 ||
-	    loop_mask(r->loop, p->t.fd, LOOP_READ) == -1) {
+	if ((p->c.tls == NULL && loop_add(r->loop, p->c.fd, LOOP_READ,
+	    side_io, &p->c) == -1) || loop_mask(r->loop, p->t.fd,
+	    LOOP_READ) == -1) {
 		pair_why(p, "%s%s", strerror(errno), "");
 		pair_close(p, 0);
+		return;
 	}
+	/* Bytes that came with the handshakes are in OpenSSL already. */
+	if (p->c.tls != NULL)
+		loop_defer(r->loop, dir_again, &p->up);
+	if (p->t.tls != NULL)
+		loop_defer(r->loop, dir_again, &p->down);
+	pair_update(p);
 }
 
 /* The target cannot be reached: close the client without a reset. */
@@ -492,7 +633,7 @@ connect_done(struct pair *p)
 	    &sslen) == -1 && errno == ENOTCONN)
 		return;
 	if (error == 0) {
-		pair_open(p);
+		target_ready(p);
 		return;
 	}
 	p->cerr = error;
@@ -548,8 +689,19 @@ side_io(struct loop *l, int fd, int ready, void *arg)
 
 	(void)l;
 	(void)fd;
+	if (p->state == HANDSHAKE) {
+		if (side_handshake(p, &p->c) == 0)
+			client_ready(p);
+		return;
+	}
 	if (p->state == CONNECTING) {
-		connect_done(p);
+		if (s == &p->t)
+			connect_done(p);
+		return;
+	}
+	if (p->state == TARGET_HANDSHAKE) {
+		if (s == &p->t && side_handshake(p, &p->t) == 0)
+			pair_open(p);
 		return;
 	}
 	if (ready & LOOP_READ)
@@ -591,8 +743,8 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	p = xcalloc(1, sizeof(*p));
 	p->r = r;
 	p->state = CONNECTING;
-	p->c = (struct side){ fd, p, "the client" };
-	p->t = (struct side){ -1, p, "the target" };
+	p->c = (struct side){ fd, p, "the client", NULL };
+	p->t = (struct side){ -1, p, "the target", NULL };
 	p->up = (struct dir){ .from = &p->c, .to = &p->t, .pipe = { -1, -1 } };
 	p->down = (struct dir){ .from = &p->t, .to = &p->c,
 	    .pipe = { -1, -1 } };
@@ -600,6 +752,23 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	strlcpy(p->peer, peer, sizeof(p->peer));
 	TAILQ_INSERT_TAIL(&r->pairs, p, entry);
 	r->npairs++;
+	if (r->ro->tls != NULL) {
+		/* The target is connected only once the client is through. */
+		p->state = HANDSHAKE;
+		if ((p->c.tls = tls_new(r->ro->tls, fd, NULL)) == NULL) {
+			pair_why(p, "TLS: cannot make a session%s%s", "", "");
+			pair_close(p, 0);
+			return;
+		}
+		tls_cheap(p->c.tls);
+		p->ctimer = loop_timer(l, r->ro->connect_ms >= 0 ?
+		    r->ro->connect_ms : TLS_WAIT_MS, handshake_timeout, p);
+		if (loop_add(l, fd, LOOP_READ, side_io, &p->c) == -1) {
+			pair_why(p, "%s%s", strerror(errno), "");
+			pair_close(p, 0);
+		}
+		return;
+	}
 	if (r->ro->connect_ms >= 0)
 		p->ctimer = loop_timer(l, r->ro->connect_ms, connect_timeout,
 		    p);

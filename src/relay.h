@@ -4,6 +4,8 @@
 #include "addr.h"
 #include "sock.h"
 
+struct tls_ctx;
+
 /*
  * tcp-serve --to TARGET: every client is paired with a connection to
  * TARGET and the bytes flow both ways unchanged.
@@ -22,6 +24,8 @@ struct relay_opts {
 	int		 verbose;
 	int		 log_json;
 	struct sock_tune tune;		/* for the target connections */
+	struct tls_ctx	*tls;		/* --tls: toward the clients, or NULL */
+	struct tls_ctx	*to_tls;	/* --to-tls: toward the target, or NULL */
 	char		 hostbuf[NI_MAXHOST];	/* host, split from TARGET */
 };
 

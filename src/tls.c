@@ -620,6 +620,13 @@ tls_close_notify(struct tls *t)
 	return -1;
 }
 
+/* True once the handshake is done. */
+int
+tls_ready(const struct tls *t)
+{
+	return SSL_is_init_finished(t->ssl);
+}
+
 int
 tls_notified(const struct tls *t)
 {

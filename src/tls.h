@@ -60,6 +60,7 @@ ssize_t		 tls_read(struct tls *, void *, size_t);
 ssize_t		 tls_write(struct tls *, const void *, size_t);
 int		 tls_close_notify(struct tls *);
 int		 tls_notified(const struct tls *);
+int		 tls_ready(const struct tls *);
 int		 tls_truncated(const struct tls *);
 int		 tls_pending(const struct tls *);
 int		 tls_want(const struct tls *);

@@ -1130,3 +1130,89 @@ tlspeer_server() {
 		}
 	done
 }
+
+# ======================================================================
+# The relay: TLS termination (--tls) and origination (--to-tls)
+
+@test "relay --tls: clients speak TLS to the relay, the target plain; 32 MiB each way (sha256), -v logs the pair" {
+	start_server "$T/be" tcp-serve -k --echo 127.0.0.1 0
+	local be=$PORT
+	cert_opts ip
+	start_server "$T/relay" tcp-serve -v --tls "${CERT_OPTS[@]}" \
+	    --to "127.0.0.1:$be" 127.0.0.1 0
+	runf 0 "$T/out" "$T/err" timeout 30 "$SK" tcp-connect --tls \
+	    --tls-ca "$CA" 127.0.0.1 "$PORT" <"$MED"
+	[ ! -s "$T/err" ]
+	same_file "$T/out" "$MED"
+	wait_grep 'closed by the client' "$T/relay.err"
+	grep -q '32.0 MiB in, 32.0 MiB out' "$T/relay.err"
+}
+
+@test "relay --to-tls: a plain client reaches a TLS target verified by --to-tls-ca (SNI and name from TARGET)" {
+	cert_opts name
+	start_server "$T/be" tcp-serve -k --echo --tls "${CERT_OPTS[@]}" \
+	    127.0.0.1 0
+	local be=$PORT
+	start_server "$T/relay" tcp-serve --to "localhost:$be" -4 --to-tls \
+	    --to-tls-ca "$CA" 127.0.0.1 0
+	runf 0 "$T/out" "$T/err" timeout 30 "$SK" tcp-connect 127.0.0.1 \
+	    "$PORT" <"$SMALL"
+	same_file "$T/out" "$SMALL"
+}
+
+@test "relay --to-tls: a target whose certificate fails verification is unreachable, the client closed, -v says why" {
+	start_server "$T/be" tcp-serve -k --echo --tls 127.0.0.1 0
+	local be=$PORT
+	start_server "$T/relay" tcp-serve -v --to "127.0.0.1:$be" --to-tls \
+	    --to-tls-ca "$CA" 127.0.0.1 0
+	run --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 "$PORT" \
+	    <<<"lost"
+	[ -z "$output" ]
+	wait_grep 'target unreachable: TLS: certificate verify failed' \
+	    "$T/relay.err"
+	kill -0 "$SERVER_PID"
+}
+
+@test "relay --tls --to-tls --to-tls-pin: TLS on both sides, the ephemeral target pinned; a wrong pin names the target's" {
+	start_server "$T/be" tcp-serve -k --echo --tls 127.0.0.1 0
+	local be=$PORT bpin
+	bpin=$(pin_of "$T/be.err")
+	start_server "$T/relay" tcp-serve --tls --to "127.0.0.1:$be" \
+	    --to-tls --to-tls-pin "$bpin" 127.0.0.1 0
+	runf 0 "$T/out" "$T/err" timeout 30 "$SK" tcp-connect --tls \
+	    --tls-pin "$(pin_of "$T/relay.err")" 127.0.0.1 "$PORT" <"$SMALL"
+	same_file "$T/out" "$SMALL"
+	start_server "$T/relay2" tcp-serve -v --to "127.0.0.1:$be" --to-tls \
+	    --to-tls-pin "SHA256:$(printf '%064d' 0)" 127.0.0.1 0
+	run timeout 10 "$SK" tcp-connect 127.0.0.1 "$PORT" <<<"x"
+	wait_grep "pin mismatch: peer is $bpin" "$T/relay2.err"
+}
+
+@test "relay --tls: a client that never sends a ClientHello is dropped after -w; the target is never connected for it" {
+	start_server "$T/be" tcp-serve -k -v --echo 127.0.0.1 0
+	local be=$PORT
+	start_server "$T/relay" tcp-serve -v -w 1 --tls --to "127.0.0.1:$be" \
+	    127.0.0.1 0
+	local pin
+	pin=$(pin_of "$T/relay.err")
+	bg_run /dev/null "$T/silent" "$T/silent.err" "$PYTHON" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(4)' "$PORT"
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect --tls \
+	    --tls-pin "$pin" 127.0.0.1 "$PORT" <<<"still served"
+	same "$output" "still served"
+	wait_grep 'TLS handshake timed out' "$T/relay.err"
+	[ "$(grep -c 'connection from' "$T/be.err")" = 1 ]
+}
+
+@test "relay: --to-tls without --to, --to-tls-pin without --to-tls, and --to-tls to unix: without a pin are usage errors" {
+	run -2 "$SK" tcp-serve --to-tls 127.0.0.1 0
+	[[ $output == *"cannot use --to-tls without --to"* ]]
+	run -2 "$SK" tcp-serve --to 127.0.0.1:1 --to-tls-ca "$CA" 127.0.0.1 0
+	[[ $output == *"need --to-tls"* ]]
+	run -2 "$SK" tcp-serve --to unix:/tmp/x --to-tls 127.0.0.1 0
+	[[ $output == *"needs --to-tls-pin"* ]]
+	run -2 "$SK" tcp-serve --to 127.0.0.1:1 --to-tls-pin bad 127.0.0.1 0
+	[[ $output == *"to-tls-pin bad"* ]]
+}
