@@ -338,7 +338,7 @@ both_ways() {
 @test "tcp-serve --to: usage errors name the conflict" {
 	local o
 	for o in --echo "-e cat" "-c cat" "--frame line" -C "--hexdump -" \
-	    --send-only --recv-only --no-shutdown --keep-sending -P --tag --tls; do
+	    --send-only --recv-only --no-shutdown --keep-sending -P --tag; do
 		# Word splitting on purpose: an option and its argument.
 		# shellcheck disable=SC2086
 		run -2 --separate-stderr timeout 10 "$SK" tcp-serve \
