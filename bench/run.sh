@@ -17,6 +17,8 @@
 #   BENCH_RUNS     rounds, each tool once per round (default 5)
 #   BENCH_TIMEOUT  seconds before one run is killed and reported (default 120)
 #   BENCH_TOOLS    comma-separated subset: sockkit,nc.openbsd,ncat,socat
+#                  (relay: sockkit,socat-8k,socat-128k,haproxy; haproxy is
+#                  not in tests/deps.sh: install it to compare, else skipped)
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 1

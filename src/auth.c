@@ -218,7 +218,10 @@ recv_step(int fd, struct tls *t, struct auth *a, int64_t deadline,
 	    tls_want(t) : POLLIN, deadline, errstr) == -1)
 		return -1;
 	if ((n = t != NULL ? tls_read(t, buf, auth_want(a)) :
-	    read(fd, buf, auth_want(a))) == -1) {
+	    read(fd, buf, auth_want(a))) == -1 && t != NULL &&
+	    errno == EPROTO && tls_truncated(t))
+		n = 0;		/* a server that refuses closes, as it may */
+	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
 		*errstr = errno == EPROTO && t != NULL ? tls_error(t) :

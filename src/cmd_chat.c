@@ -170,7 +170,7 @@ host(int argc, char *argv[], const struct opts *o, struct room_opts *ro)
 	sko.numeric = o->numeric;
 	sko.tune = o->tune;
 	lim = fd_limit_raise();
-	ro->tls = opts_tls(o, 1, "chat");
+	ro->tls = opts_tls(o, 1);
 	if ((nfd = sock_listen(addr, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o->port_file != NULL && sock_port_file(o->port_file, fds[0]) == -1)
@@ -230,7 +230,7 @@ join(int argc, char *argv[], const struct opts *o, const char *nick,
 	so.timeout_ms = o->timeout_ms;
 	so.tune = o->tune;
 	so.proxy = opts_proxy_done(px, o->family);
-	tc = opts_tls(o, 0, "chat");
+	tc = opts_tls(o, 0);
 	fd = sock_connect(argv[0], port, &so, &errstr);
 	proxy_chain_clear(&px->chain);
 	if (fd == -1)

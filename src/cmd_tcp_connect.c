@@ -194,7 +194,7 @@ cmd_tcp_connect(int argc, char *argv[])
 		auth_key_free(o.key, o.keylen);
 		return scan_ports(host, port, &so);
 	}
-	tc = opts_tls(&o, 0, "tcp-connect");
+	tc = opts_tls(&o, 0);
 	if (port != NULL && opts_port(port, o.numeric, &errstr) == -1)
 		errx(2, "port %s: %s", port, errstr);
 	fd = sock_connect(host, port, &so, &errstr);

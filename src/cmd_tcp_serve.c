@@ -16,6 +16,7 @@
 #include "log.h"
 #include "opts.h"
 #include "pump.h"
+#include "relay.h"
 #include "server.h"
 #include "sock.h"
 #include "tls.h"
@@ -35,7 +36,12 @@ enum {
 	OPT_DENY,
 	OPT_TAG,
 	OPT_MAX_QUEUE,
-	OPT_MAX_MEMORY
+	OPT_MAX_MEMORY,
+	OPT_TO,
+	OPT_IDLE,
+	OPT_TO_TLS,
+	OPT_TO_TLS_CA,
+	OPT_TO_TLS_PIN
 };
 
 static const char help[] =
@@ -68,7 +74,15 @@ OPTS_HELP_TLS_SERVER
 OPTS_HELP_CRLF
 OPTS_HELP_HEXDUMP
 OPTS_HELP_TCP
-"      --log json       -v connection events as JSON lines on stderr\n";
+"      --log json       -v connection events as JSON lines on stderr\n"
+"      --to TARGET      relay each client to TARGET (HOST:PORT, [V6]:PORT or\n"
+"                       unix:PATH), implies -k; -w bounds the connect\n"
+"                       (default 10s); stdin is not read\n"
+"      --idle DUR       with --to: close a pair idle for DUR (default never)\n"
+"      --to-tls         with --to: TLS toward TARGET, verified (SNI: its HOST)\n"
+"      --to-tls-ca FILE verify TARGET against these CAs, not the system's\n"
+"      --to-tls-pin SHA256:HEX\n"
+"                       accept only this TARGET certificate (repeatable)\n";
 
 static const struct option longopts[] = {
 	OPTS_LONG,
@@ -94,11 +108,21 @@ static const struct option longopts[] = {
 	{ "recv-only",		no_argument,		NULL,	OPT_RECV_ONLY },
 	{ "no-shutdown",	no_argument,		NULL,	OPT_NO_SHUTDOWN },
 	{ "keep-sending",	no_argument,		NULL,	OPT_KEEP_SENDING },
+	{ "to",			required_argument,	NULL,	OPT_TO },
+	{ "idle",		required_argument,	NULL,	OPT_IDLE },
+	{ "to-tls",		no_argument,		NULL,	OPT_TO_TLS },
+	{ "to-tls-ca",		required_argument,	NULL,	OPT_TO_TLS_CA },
+	{ "to-tls-pin",		required_argument,	NULL,	OPT_TO_TLS_PIN },
 	{ NULL,			0,			NULL,	0 }
 };
 
+/* --to-tls and its options: TLS toward the relay's target. */
+static struct tls_opts to_tls;
+static int to_tls_set;
+
 static void
-parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
+parse(int argc, char *argv[], struct opts *o, struct serve_opts *so,
+    struct relay_opts *ro)
 {
 	const char *errstr;
 	int ch;
@@ -154,6 +178,30 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so)
 		case OPT_KEEP_SENDING:
 			so->keep_sending = 1;
 			break;
+		case OPT_TO:
+			ro->name = optarg;
+			break;
+		case OPT_IDLE:
+			if ((ro->idle_ms = opts_duration(optarg, &errstr)) == -1)
+				errx(2, "idle %s: %s", optarg, errstr);
+			break;
+		case OPT_TO_TLS:
+			to_tls.on = 1;
+			break;
+		case OPT_TO_TLS_CA:
+			to_tls.ca = optarg;
+			to_tls_set = 1;
+			break;
+		case OPT_TO_TLS_PIN:
+			if (to_tls.npins == TLS_MAXPINS)
+				errx(2, "to-tls-pin: more than %d pins",
+				    TLS_MAXPINS);
+			if (tls_parse_pin(optarg, to_tls.pins[to_tls.npins],
+			    &errstr) == -1)
+				errx(2, "to-tls-pin %s: %s", optarg, errstr);
+			to_tls.npins++;
+			to_tls_set = 1;
+			break;
 		default:
 			cmd_usage_error(SYNOPSIS);
 		}
@@ -178,6 +226,73 @@ check(const struct opts *o, const struct serve_opts *so)
 		    "--echo or --exec");
 	if (so->tag && o->frame == FRAME_RAW)
 		errx(2, "cannot use --tag without --frame line or len32");
+}
+
+/* --to: the options it cannot take, and its TARGET. */
+static void
+check_relay(const struct opts *o, const struct serve_opts *so,
+    struct relay_opts *ro)
+{
+	/* The options that read or change the data, and whether each is set. */
+	static const char *const names[] = { "--exec", "--sh-exec", "--echo",
+	    "--frame", "--auth-key", "--crlf", "--hexdump", "--send-only",
+	    "--recv-only", "--tag", "--no-shutdown", "--keep-sending",
+	    "--progress" };
+	const int set[NELEM(names)] = { so->exec_argv != NULL, so->sh_cmd != NULL,
+	    so->echo, o->frame_set, o->key != NULL, o->crlf,
+	    o->hexdump != NULL, so->send_only, so->recv_only, so->tag,
+	    so->no_shutdown, so->keep_sending, o->progress };
+	const char *errstr;
+	size_t i;
+
+	if (ro->name == NULL) {
+		if (ro->idle_ms >= 0)
+			errx(2, "cannot use --idle without --to");
+		if (to_tls.on || to_tls_set)
+			errx(2, "cannot use --to-tls without --to");
+		return;
+	}
+	if (to_tls_set && !to_tls.on)
+		errx(2, "the --to-tls-* options need --to-tls");
+	for (i = 0; i < NELEM(names); i++)
+		if (set[i])
+			errx(2, "cannot use --to with %s", names[i]);
+	ro->numeric = o->numeric;
+	if (relay_target(ro->name, ro, &errstr) == -1)
+		errx(2, "target %s: %s", ro->name, errstr);
+	if (to_tls.on && ro->path != NULL && to_tls.npins == 0)
+		errx(2, "--to-tls to a unix: target needs --to-tls-pin");
+}
+
+/* Relay every client to the target (--to) until killed. */
+static int
+serve_relay(int *fds, int nfd, const struct opts *o,
+    const struct serve_opts *so, struct relay_opts *ro)
+{
+	char pin[TLS_PINSTRLEN];
+	const char *errstr;
+	int rv;
+
+	if (o->family == AF_INET || o->family == AF_INET6)
+		ro->family = o->family;
+	ro->connect_ms = o->timeout_ms >= 0 ? o->timeout_ms : 10000;
+	ro->max_conns = so->max_conns;
+	ro->acl = so->acl;
+	ro->verbose = o->verbose;
+	ro->log_json = o->log_json;
+	ro->tune = o->tune;
+	ro->tls = so->tls;
+	if (to_tls.on && (ro->to_tls = tls_ctx_new(&to_tls, 0, pin,
+	    &errstr)) == NULL)
+		errx(1, "%s", errstr);
+	fd_limit_raise();
+	rv = relay_run(fds, nfd, ro, &errstr);
+	tls_ctx_free(ro->to_tls);
+	if (rv == -1 && errno != 0)
+		err(1, "%s", errstr);
+	if (rv == -1)
+		errx(1, "%s", errstr);
+	return rv;
 }
 
 /* Run the one connection's session, its end logged as --log json says. */
@@ -266,22 +381,24 @@ cmd_tcp_serve(int argc, char *argv[])
 	struct sockopts sko = { .socktype = SOCK_STREAM };
 	struct serve_opts so = { .max_conns = 10000, .maxq = MAXQ_DEFAULT,
 	    .max_memory = MAXMEM_DEFAULT };
+	struct relay_opts ro = { .idle_ms = -1 };
 	const char *errstr, *host = NULL, *port;
 	char name[ADDR_STRLEN];
 	int fds[SOCK_MAXLISTEN], nfd, i, rv;
 	long lim;
 
 	opts_init(&o);
-	parse(argc, argv, &o, &so);
+	parse(argc, argv, &o, &so, &ro);
 	argc -= optind;
 	argv += optind;
 	opts_server_args(argc, argv, &o, NULL, SYNOPSIS, &host, &port);
+	check_relay(&o, &so, &ro);
 	check(&o, &so);
 	sko.family = o.family;
 	sko.numeric = o.numeric;
 	sko.tune = o.tune;
 	/* Before the port file: a client that sees it may read the pin. */
-	so.tls = opts_tls(&o, 1, "tcp-serve");
+	so.tls = opts_tls(&o, 1);
 	if ((nfd = sock_listen(host, port, &sko, fds, &errstr)) == -1)
 		errx(1, "%s", errstr);
 	if (o.port_file != NULL && sock_port_file(o.port_file, fds[0]) == -1)
@@ -300,7 +417,10 @@ cmd_tcp_serve(int argc, char *argv[])
 	if (o.hexdump != NULL &&
 	    (so.hexdump = hexdump_open(o.hexdump, &errstr)) == NULL)
 		err(1, "hexdump %s: %s", o.hexdump, errstr);
-	if (!so.keep && !so.echo && so.exec_argv == NULL && so.sh_cmd == NULL)
+	if (ro.name != NULL)
+		rv = serve_relay(fds, nfd, &o, &so, &ro);
+	else if (!so.keep && !so.echo && so.exec_argv == NULL &&
+	    so.sh_cmd == NULL)
 		rv = serve_one(fds, nfd, &o, &so);
 	else {
 		lim = fd_limit_raise();

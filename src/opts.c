@@ -107,7 +107,7 @@ opts_tls_option(struct tls_opts *t, int ch, const char *arg)
  * ephemeral certificate's pin is printed, even with -q.
  */
 struct tls_ctx *
-opts_tls(const struct opts *o, int server, const char *what)
+opts_tls(const struct opts *o, int server)
 {
 	const struct tls_opts *t = &o->tls;
 	char pin[TLS_PINSTRLEN];
@@ -126,10 +126,9 @@ opts_tls(const struct opts *o, int server, const char *what)
 	if (t->key != NULL && t->cert == NULL)
 		errx(2, "cannot use --tls-key without --tls-cert");
 	if (server && (t->name != NULL || t->insecure))
-		errx(2, "%s: --tls-name and --tls-insecure are for clients",
-		    what);
+		errx(2, "--tls-name and --tls-insecure are for clients");
 	if (!server && t->verify_client)
-		errx(2, "%s: --tls-verify-client is for servers", what);
+		errx(2, "--tls-verify-client is for servers");
 	if (t->verify_client && t->ca == NULL)
 		errx(2, "--tls-verify-client needs --tls-ca");
 	if (t->insecure && (t->npins > 0 || t->ca != NULL))

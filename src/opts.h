@@ -182,16 +182,17 @@ void	 opts_args(const char *, int, char *[], const char *, int);
 void	 opts_host_port(const char *, const char *, const char *);
 char	**opts_split_argv(const char *);
 void	 opts_free_argv(char **);
-struct tls_ctx *opts_tls(const struct opts *, int, const char *);
+struct tls_ctx *opts_tls(const struct opts *, int);
 struct tls	*opts_tls_start(struct tls_ctx *, int, const char *,
 		    const struct opts *, const char *);
 
 /*
  * --proxy and --proxy-auth, for tcp-connect and the chat client: long
- * only, numbered apart from the shared and the per-command options.
+ * only, numbered apart from the shared options (which grow up from 256)
+ * and below each command's own (from OPT_CMD).
  */
 enum {
-	OPT_PROXY = 280,
+	OPT_PROXY = OPT_CMD - 8,
 	OPT_PROXY_AUTH
 };
 

@@ -33,6 +33,7 @@
 #define PROGRESS_MS	500
 #define ACK_POLL_MS	10
 #define LINGER_MS	10000		/* drain before close, without -w */
+#define TRUNCATED	"TLS: connection closed without close_notify"
 #define TCPS_CLOSE	7		/* tcpi_state after a reset */
 
 /*
@@ -89,7 +90,9 @@ struct pump {
 	struct dir		 up, down;	/* in -> sock, sock -> out */
 	int			 sock;
 	struct tls		*tls;
+	uint64_t		 seq0;		/* sequence space used before it */
 	uint64_t		 plain0;	/* TLS: written before the pump */
+	uint64_t		 wire0;		/* TLS: its bytes on the wire */
 	int			 notify_wait;	/* TLS: close_notify must wait */
 	const struct pump_opts	*po;
 	int			 in_tty;	/* a person types stdin */
@@ -335,6 +338,11 @@ put(struct dir *d, ssize_t n)
 		d->to_ready = 0;
 		d->to_ev = d->tls != NULL && d->to_sock ? tls_want(d->tls) :
 		    POLLOUT;
+	} else if (n == -1 && errno == EPROTO && d->tls != NULL &&
+	    tls_truncated(d->tls)) {
+		/* The peer is gone: say how much of the input is not there. */
+		d->fail = F_TO;
+		d->errnum = EPIPE;
 	} else if (n == -1 && errno == EPROTO && d->tls != NULL) {
 		d->fail = F_PROTO;
 		d->errstr = tls_error(d->tls);
@@ -692,6 +700,24 @@ ack_state(struct pump *p)
 }
 
 /*
+ * The sequence space the peer has acknowledged (SYN included on one
+ * side but not the other, and FIN): 0, or -1 if it is not TCP.
+ */
+static int
+bytes_acked(int sock, uint64_t *n)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+	    sizeof(ti.tcpi_bytes_acked))
+		return -1;
+	*n = ti.tcpi_bytes_acked;
+	return 0;
+}
+
+/*
  * Count what of the input never reached the peer: what the peer's kernel
  * did not acknowledge, what is held here, and what is left in a file.
  * Return the count; *atleast is set if more may follow in a pipe.
@@ -699,24 +725,20 @@ ack_state(struct pump *p)
 static uint64_t
 undelivered(struct pump *p, int *atleast)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
 	struct stat st;
-	uint64_t n, acked = p->up.bytes;
+	uint64_t n, acked = p->up.bytes, since;
 	off_t pos;
 	int q;
 
 	*atleast = 0;
 	if (p->po->recv_only)
 		return 0;
-	if (getsockopt(p->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    len >= offsetof(struct tcp_info, tcpi_bytes_acked) +
-	    sizeof(ti.tcpi_bytes_acked))
-		/* bytes_acked counts the SYN too; TLS adds record headers. */
-		acked = MINIMUM(acked, p->tls == NULL ?
-		    MAXIMUM(ti.tcpi_bytes_acked, 1) - 1 :
-		    tls_plain_acked(p->tls, MAXIMUM(ti.tcpi_bytes_acked, 1) -
-		    1) - p->plain0);
+	if (bytes_acked(p->sock, &since) == 0) {
+		/* Acknowledged since the pump began; TLS adds records. */
+		since = since > p->seq0 ? since - p->seq0 : 0;
+		acked = MINIMUM(acked, p->tls == NULL ? since :
+		    tls_plain_acked(p->tls, p->wire0 + since) - p->plain0);
+	}
 	if (p->up.mode == M_FRAME)
 		n = p->up.inread - marks_map(&p->up.marks, acked);
 	else
@@ -762,9 +784,13 @@ reset_msg(struct pump *p, int errnum)
 
 	n = undelivered(p, &atleast);
 	deliver_held(p);
-	len = snprintf(p->msg, sizeof(pump_msg), "%s: %s", p->po->peer,
-	    errnum == ECONNRESET || errnum == EPIPE ?
-	    "connection reset by peer" : strerror(errnum));
+	if (p->tls != NULL && tls_truncated(p->tls))
+		len = snprintf(p->msg, sizeof(pump_msg), "%s: %s after %"
+		    PRIu64 " bytes", p->po->peer, TRUNCATED, p->down.bytes);
+	else
+		len = snprintf(p->msg, sizeof(pump_msg), "%s: %s",
+		    p->po->peer, errnum == ECONNRESET || errnum == EPIPE ?
+		    "connection reset by peer" : strerror(errnum));
 	if (n > 0 && len > 0 && (size_t)len < sizeof(pump_msg))
 		snprintf(p->msg + len, sizeof(pump_msg) - len,
 		    "; %s%" PRIu64 " bytes of %s not delivered",
@@ -832,8 +858,20 @@ static int
 half_close(struct pump *p)
 {
 	p->notify_wait = 0;
-	if (p->tls != NULL && tls_close_notify(p->tls) == -1 &&
-	    errno == EAGAIN) {
+	if (p->tls == NULL || tls_notified(p->tls)) {
+		shutdown(p->sock, SHUT_WR);
+		return 0;
+	}
+	/*
+	 * The data acknowledged first: a peer that closes after its own
+	 * close_notify may answer ours with a reset, and a reset stops the
+	 * count of what was acknowledged.  So it is exact, and a reset that
+	 * answers only the close_notify loses nothing.  (A reset before is
+	 * for finished() to report.)
+	 */
+	if (ack_state(p) == 0)
+		return -1;
+	if (tls_close_notify(p->tls) == -1 && errno == EAGAIN) {
 		p->notify_wait = 1;
 		return -1;
 	}
@@ -892,8 +930,14 @@ linger_left(const struct pump *p)
 static int
 late_reset(struct pump *p)
 {
-	int atleast, saved = errno;
+	int atleast, i, saved = errno;
 
+	/* Its close_notify may be unread yet, ahead of the reset. */
+	p->down.from_ready = 1;
+	for (i = 0; i < 8 && p->tls != NULL && !p->down.done &&
+	    p->down.fail == F_NONE; i++)
+		if (dir_step(&p->down) <= 0)
+			break;
 	if (p->tls == NULL || !p->down.done || p->down.trunc ||
 	    undelivered(p, &atleast) != 0) {
 		errno = saved;
@@ -908,7 +952,7 @@ finished(struct pump *p)
 {
 	int a;
 
-	if (!p->up.done)
+	if (!p->up.done || !p->up.closed)
 		return 0;
 	if (!p->acked) {
 		if ((a = ack_state(p)) == -1 && late_reset(p))
@@ -979,6 +1023,8 @@ static void
 pump_init(struct pump *p, int sock, int in, int out,
     const struct pump_opts *po)
 {
+	int q;
+
 	memset(p, 0, sizeof(*p));
 	pump_msg[0] = '\0';
 	p->msg = pump_msg;
@@ -987,8 +1033,17 @@ pump_init(struct pump *p, int sock, int in, int out,
 	p->in_tty = isatty(in);
 	p->outq = -1;
 	p->tls = po->tls;
-	if (p->tls != NULL)
+	/*
+	 * What was sent before (handshakes, the SYN) is acknowledged or in
+	 * the queue: counts of acknowledged bytes start from there.
+	 */
+	if (bytes_acked(sock, &p->seq0) == 0 &&
+	    ioctl(sock, SIOCOUTQ, &q) == 0 && q > 0)
+		p->seq0 += q;
+	if (p->tls != NULL) {
 		p->plain0 = tls_plain_acked(p->tls, UINT64_MAX);
+		p->wire0 = tls_wire_written(p->tls);
+	}
 	dir_init(&p->up, in, sock, 1, p->tls);
 	dir_init(&p->down, sock, out, 0, p->tls);
 	if (po->frame != FRAME_RAW) {
@@ -1051,7 +1106,7 @@ pump_run(int sock, int in, int out, const struct pump_opts *po,
 	if (rv == 0 && p.down.trunc) {
 		/* What arrived is written; that it may not be all is loud. */
 		snprintf(pump_msg, sizeof(pump_msg), "%s: %s after %" PRIu64
-		    " bytes", po->peer, tls_error(p.tls), p.down.bytes);
+		    " bytes", po->peer, TRUNCATED, p.down.bytes);
 		rv = -1;
 	}
 	st->sent = p.up.bytes;

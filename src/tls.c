@@ -157,14 +157,22 @@ tls_name_is_addr(const char *name)
 	    inet_pton(AF_INET6, name, buf) == 1;
 }
 
-/* The first queued OpenSSL error's reason, or what. */
+/*
+ * The reason for the queued OpenSSL errors: a system error's own (a
+ * missing file), else the last one's; what if there is none.
+ */
 static const char *
 ssl_reason(const char *what)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e, last = 0;
 	const char *r;
 
-	if (e == 0 || (r = ERR_reason_error_string(e)) == NULL)
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_SYSTEM_ERROR(e))
+			return strerror(ERR_GET_REASON(e));
+		last = e;
+	}
+	if (last == 0 || (r = ERR_reason_error_string(last)) == NULL)
 		return what;
 	return r;
 }
@@ -422,6 +430,12 @@ io_fail(struct tls *t, int e, int handshake)
 	long v;
 	int saved = errno;
 
+	/* After a truncation every call fails: the first reason stands. */
+	if (t->trunc && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
 		t->want = POLLIN;
@@ -590,6 +604,11 @@ tls_close_notify(struct tls *t)
 
 	if (t->notified)
 		return 0;
+	/* After an EOF without close_notify the session is over. */
+	if (t->trunc) {
+		t->notified = 1;
+		return 0;
+	}
 	ERR_clear_error();
 	errno = 0;
 	if ((r = SSL_shutdown(t->ssl)) >= 0) {
@@ -599,6 +618,13 @@ tls_close_notify(struct tls *t)
 	if (io_fail(t, SSL_get_error(t->ssl, r), 0) == 0 || errno == EPROTO)
 		errno = EPIPE;
 	return -1;
+}
+
+/* True once the handshake is done. */
+int
+tls_ready(const struct tls *t)
+{
+	return SSL_is_init_finished(t->ssl);
 }
 
 int
@@ -637,6 +663,13 @@ uint64_t
 tls_plain_acked(const struct tls *t, uint64_t wire)
 {
 	return marks_map(&t->marks, wire);
+}
+
+/* Bytes written to the socket so far, records and handshakes. */
+uint64_t
+tls_wire_written(const struct tls *t)
+{
+	return BIO_number_written(SSL_get_wbio(t->ssl));
 }
 
 /* True if the kernel does the record layer for what we send. */

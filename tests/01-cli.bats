@@ -321,40 +321,28 @@ man80() {
 	[ -z "$dup" ] || { echo "# twice: $dup" >&2; false; }
 }
 
-@test "README and man page: show the -e relay, and it forwards a client" {
+@test "README and man page: show the --to relay, and it forwards a client" {
 	local readme=$BATS_TEST_DIRNAME/../README.md T=$BATS_TEST_TMPDIR bport
-	local relay="sockkit tcp-serve -k -e 'sockkit tcp-connect backend 80' 8080"
+	local relay="sockkit tcp-serve -v --to backend:80 8080"
 	grep -qF -- "$relay" "$readme"
 	grep -qF -- "$relay" "$MAN"
 	start_server "$T/backend" tcp-serve -k --echo 127.0.0.1 0
 	bport=$PORT
-	start_server "$T/relay" tcp-serve -k -e "$SK tcp-connect 127.0.0.1 $bport" \
-	    127.0.0.1 0
+	start_server "$T/relay" tcp-serve -v --to "127.0.0.1:$bport" 127.0.0.1 0
 	run -0 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 "$PORT" \
 	    <<<"through the relay"
 	same "$output" "through the relay"
 }
 
-@test "README and man page: a not-yet list names --to, no longer --tls or --proxy" {
-	local readme=$BATS_TEST_DIRNAME/../README.md opt
-	run -0 sed -n '/^## Not yet/,/^## /p' "$readme"
-	[[ $output != *--proxy* && $output != *--tls* ]]
-	for opt in --to; do
-		[[ $output == *"$opt"[\ \`]* ]] ||
-		    { echo "# README: $opt" >&2; false; }
-	done
+@test "README and man page: nothing is left not yet; TLS, the relay and proxies are documented" {
+	local readme=$BATS_TEST_DIRNAME/../README.md
+	run -1 grep -n -i 'not yet' "$readme"
 	run -0 man80
-	run -0 sed -n '/^CAVEATS/,/^[A-Z]/p' <<<"$output"
-	[[ $output == *"Not yet"* ]]
-	[[ $output != *--proxy* && $output != *--tls* ]]
-	for opt in --to; do
-		[[ $output == *"$opt"[\ \)]* ]] ||
-		    { echo "# man: $opt" >&2; false; }
-	done
-	run -0 man80
+	[[ $output != *"Not yet"* && $output != *CAVEATS* ]]
+	[[ $output == *RELAYING* && $output == *PROXIES* ]]
 	run -0 sed -n '/^TLS/,/^[A-Z]/p' <<<"$output"
 	[[ $output == *"--tls-pin"* && $output == *"close_notify"* ]]
-	run -0 sed -n '/^## Not yet/,/^## /p' "$readme"
-	[[ $output != *"--tls"* ]]
 	grep -qF -- "--tls-pin" "$readme"
+	grep -qF -- "--proxy socks5://" "$readme"
+	grep -qF -- "--to " "$readme"
 }

@@ -16,6 +16,8 @@ tinyproxy microsocks dante-server openssh-client"
 [ "${CI:-}" = true ] && pkgs="$pkgs openssh-server"
 # man(1) and col(1): tests/01-cli.bats renders the man page as users see it.
 pkgs="$pkgs man-db bsdextrautils"
+# strace: tests/60-relay.bats counts the relay's splice(2) calls.
+pkgs="$pkgs strace"
 
 missing=
 for p in $pkgs; do
