@@ -316,6 +316,23 @@ exchange_ok() {
 	exchange_ok
 }
 
+@test "tcp-connect --proxy http: ncat -l --proxy-type http --proxy-auth, right and wrong" {
+	need ncat
+	start_fixed ncat mport_conf sh -c \
+	    'exec ncat -l 127.0.0.1 "$(cat "$0")" --proxy-type http --allow 127.0.0.1 --proxy-auth bob:s3cret' \
+	    "$T/mport"
+	start_exchange
+	printf 'bob:s3cret\n' >"$T/auth"
+	run -0 --separate-stderr sk "$T/out" tcp-connect --no-shutdown -w 10 \
+	    --proxy-auth "$T/auth" --proxy "http://127.0.0.1:$PPORT" \
+	    127.0.0.1 "$BACKEND" <"$UP"
+	exchange_ok
+	run -1 --separate-stderr "$SK" tcp-connect -w 5 \
+	    --proxy "http://bob:wrong@127.0.0.1:$PPORT" 127.0.0.1 9 </dev/null
+	[[ $stderr == *"through http://127.0.0.1:$PPORT: proxy refused: HTTP/1.0 407 "* ]]
+	[[ $stderr != *wrong* ]]
+}
+
 @test "tcp-connect --proxy: a chain, microsocks then tinyproxy, -v names each hop" {
 	need microsocks
 	start_tinyproxy
