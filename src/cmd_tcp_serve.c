@@ -82,7 +82,8 @@ OPTS_HELP_TCP
 "      --to-tls         with --to: TLS toward TARGET, verified (SNI: its HOST)\n"
 "      --to-tls-ca FILE verify TARGET against these CAs, not the system's\n"
 "      --to-tls-pin SHA256:HEX\n"
-"                       accept only this TARGET certificate (repeatable)\n";
+"                       accept only this TARGET certificate (repeatable)\n"
+OPTS_HELP_PROXY;
 
 static const struct option longopts[] = {
 	OPTS_LONG,
@@ -113,12 +114,15 @@ static const struct option longopts[] = {
 	{ "to-tls",		no_argument,		NULL,	OPT_TO_TLS },
 	{ "to-tls-ca",		required_argument,	NULL,	OPT_TO_TLS_CA },
 	{ "to-tls-pin",		required_argument,	NULL,	OPT_TO_TLS_PIN },
+	OPTS_LONG_PROXY,
 	{ NULL,			0,			NULL,	0 }
 };
 
 /* --to-tls and its options: TLS toward the relay's target. */
 static struct tls_opts to_tls;
 static int to_tls_set;
+/* --proxy and --proxy-auth: the relay reaches its target through them. */
+static struct opts_proxy relay_px;
 
 static void
 parse(int argc, char *argv[], struct opts *o, struct serve_opts *so,
@@ -130,6 +134,8 @@ parse(int argc, char *argv[], struct opts *o, struct serve_opts *so,
 	while ((ch = getopt_long(argc, argv, OPTS_SHORT "CPc:e:km:", longopts,
 	    NULL)) != -1) {
 		if (opts_common(o, ch, optarg))
+			continue;
+		if (opts_proxy(&relay_px, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'c':
@@ -245,7 +251,10 @@ check_relay(const struct opts *o, const struct serve_opts *so,
 	const char *errstr;
 	size_t i;
 
+	ro->proxy = opts_proxy_done(&relay_px, AF_UNSPEC);
 	if (ro->name == NULL) {
+		if (ro->proxy != NULL)
+			errx(2, "cannot use --proxy without --to");
 		if (ro->idle_ms >= 0)
 			errx(2, "cannot use --idle without --to");
 		if (to_tls.on || to_tls_set)
@@ -262,6 +271,8 @@ check_relay(const struct opts *o, const struct serve_opts *so,
 		errx(2, "target %s: %s", ro->name, errstr);
 	if (to_tls.on && ro->path != NULL && to_tls.npins == 0)
 		errx(2, "--to-tls to a unix: target needs --to-tls-pin");
+	if (ro->proxy != NULL && ro->path != NULL)
+		errx(2, "cannot reach a unix: target through --proxy");
 }
 
 /* Relay every client to the target (--to) until killed. */
@@ -433,5 +444,6 @@ cmd_tcp_serve(int argc, char *argv[])
 	hexdump_close(so.hexdump);
 	opts_free_argv(so.exec_argv);
 	tls_ctx_free(so.tls);
+	proxy_chain_clear(&relay_px.chain);
 	return rv;
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "opts.h"
+#include "proxy.h"
 #include "relay.h"
 #include "sock.h"
 #include "tls.h"
@@ -62,8 +63,11 @@ struct dir {
 	uint64_t	 bytes;		/* delivered to to */
 };
 
-/* A TLS client's handshake comes first; a TLS target's after its connect. */
-enum state { HANDSHAKE, CONNECTING, TARGET_HANDSHAKE, OPEN, DEAD };
+/*
+ * A TLS client's handshake comes first; then the target's connect, the
+ * proxies' tunnels (--proxy) and the target's TLS handshake.
+ */
+enum state { HANDSHAKE, CONNECTING, PROXYING, TARGET_HANDSHAKE, OPEN, DEAD };
 
 struct pair {
 	struct relay	*r;
@@ -73,6 +77,9 @@ struct pair {
 	size_t		 ai;		/* the target address being tried */
 	int		 cerr;		/* the last connect's errno */
 	struct loop_timer *ctimer;	/* bounds the target connect */
+	struct proxy	*px;		/* --proxy: the hop being negotiated */
+	size_t		 hop;		/* its index in the chain */
+	size_t		 pxoff;		/* of its request, bytes sent */
 	int64_t		 start, last;
 	const char	*why;		/* how it ended, first cause */
 	char		 whybuf[192];
@@ -108,6 +115,9 @@ static void	pair_open(struct pair *);
 static void	pair_update(struct pair *);
 static void	pair_unreachable(struct pair *, const char *);
 static void	connect_timeout(struct loop *, void *);
+static void	target_ready(struct pair *);
+static void	proxy_next(struct pair *);
+static void	proxy_step(struct pair *);
 
 /* The pipe pool. */
 
@@ -322,6 +332,11 @@ pair_close(struct pair *p, int reset)
 	p->state = DEAD;
 	loop_timer_cancel(r->loop, p->ctimer);
 	pair_log(p);
+	if (p->px != NULL) {
+		proxy_clear(p->px);
+		free(p->px);
+		p->px = NULL;
+	}
 	side_close(r->loop, &p->c, reset);
 	side_close(r->loop, &p->t, reset);
 	dir_release(r, &p->up);
@@ -632,6 +647,10 @@ connect_done(struct pair *p)
 	if (error == 0 && getpeername(p->t.fd, (struct sockaddr *)&ss,
 	    &sslen) == -1 && errno == ENOTCONN)
 		return;
+	if (error == 0 && p->r->ro->proxy != NULL) {
+		proxy_next(p);
+		return;
+	}
 	if (error == 0) {
 		target_ready(p);
 		return;
@@ -640,6 +659,123 @@ connect_done(struct pair *p)
 	side_close(p->r->loop, &p->t, 0);
 	p->ai++;
 	pair_connect(p);
+}
+
+static const struct proxy_chain *
+r_proxy(const struct pair *p)
+{
+	return p->r->ro->proxy;
+}
+
+/* A hop failed or refused: the target is unreachable, through it. */
+static void
+proxy_failed(struct pair *p, const char *why)
+{
+	char name[PROXY_NAMEMAX + 32], msg[sizeof(name) + 320];
+
+	proxy_hop_name(&r_proxy(p)->hop[p->hop], name, sizeof(name));
+	snprintf(msg, sizeof(msg), "through %s: %s", name, why);
+	pair_unreachable(p, msg);
+}
+
+/*
+ * Ask hop p->hop for a tunnel to the next hop, or to the target after
+ * the last; once the last tunnel is open, the target is reached.
+ */
+static void
+proxy_next(struct pair *p)
+{
+	const struct proxy_chain *c = r_proxy(p);
+	const struct relay_opts *ro = p->r->ro;
+	const char *host, *port;
+	int n;
+
+	if (p->px == NULL) {
+		p->px = xmalloc(sizeof(*p->px));
+		p->hop = 0;
+	} else {
+		proxy_clear(p->px);
+		if (++p->hop == c->n) {
+			free(p->px);
+			p->px = NULL;
+			target_ready(p);
+			return;
+		}
+	}
+	p->state = PROXYING;
+	p->pxoff = 0;
+	host = p->hop + 1 < c->n ? c->hop[p->hop + 1].host : ro->host;
+	port = p->hop + 1 < c->n ? c->hop[p->hop + 1].port : ro->port;
+	if ((n = sock_port_number(port)) == -1) {
+		proxy_failed(p, "unknown service");
+		return;
+	}
+	if (proxy_start(p->px, &c->hop[p->hop], host, n) == -1) {
+		proxy_failed(p, proxy_error(p->px));
+		return;
+	}
+	proxy_step(p);
+}
+
+/*
+ * Send the hop's request and read its reply, as far as the socket lets
+ * us now: peek at what came and take only the reply's bytes, so that the
+ * tunnel's first bytes stay for the next hop or the client.
+ */
+static void
+proxy_step(struct pair *p)
+{
+	unsigned char buf[PROXY_REPLYMAX];
+	const unsigned char *out;
+	size_t len, used;
+	ssize_t n;
+
+	while (p->px->status == PROXY_MORE) {
+		if ((len = proxy_output(p->px, &out)) > 0) {
+			n = send(p->t.fd, out + p->pxoff, len - p->pxoff,
+			    MSG_NOSIGNAL);
+			if (n == -1 && errno == EAGAIN) {
+				loop_mask(p->r->loop, p->t.fd, LOOP_WRITE);
+				return;
+			}
+			if (n == -1 && errno != EINTR) {
+				proxy_failed(p, strerror(errno));
+				return;
+			}
+			if (n > 0 && (p->pxoff += n) == len) {
+				proxy_sent(p->px);
+				p->pxoff = 0;
+			}
+			continue;
+		}
+		n = recv(p->t.fd, buf, MINIMUM(proxy_want(p->px),
+		    sizeof(buf)), MSG_PEEK);
+		if (n == -1 && errno == EAGAIN) {
+			loop_mask(p->r->loop, p->t.fd, LOOP_READ);
+			return;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			proxy_failed(p, n == 0 ? "the proxy closed the "
+			    "connection during the handshake" :
+			    strerror(errno));
+			return;
+		}
+		proxy_input(p->px, buf, n, &used);
+		if (used > 0 && recv(p->t.fd, buf, used, 0) != (ssize_t)used) {
+			proxy_failed(p, strerror(errno));
+			return;
+		}
+	}
+	if (p->px->status == PROXY_FAIL) {
+		proxy_failed(p, proxy_error(p->px));
+		return;
+	}
+	if (p->r->ro->verbose > 1)
+		warnx("%s -> %s: tunnel %zu of %zu open", p->peer,
+		    p->r->ro->name, p->hop + 1, r_proxy(p)->n);
+	proxy_next(p);
 }
 
 static void
@@ -697,6 +833,11 @@ side_io(struct loop *l, int fd, int ready, void *arg)
 	if (p->state == CONNECTING) {
 		if (s == &p->t)
 			connect_done(p);
+		return;
+	}
+	if (p->state == PROXYING) {
+		if (s == &p->t)
+			proxy_step(p);
 		return;
 	}
 	if (p->state == TARGET_HANDSHAKE) {
@@ -827,7 +968,7 @@ relay_resolve(struct relay *r, const char **errstr)
 	const struct relay_opts *ro = r->ro;
 	struct addrinfo *res, *ai;
 	struct sockaddr_un *sun;
-	static char msg[ADDR_STRLEN + 128];
+	static char msg[PROXY_NAMEMAX + ADDR_STRLEN + 128];
 	const char *why;
 	size_t n = 0;
 
@@ -845,8 +986,17 @@ relay_resolve(struct relay *r, const char **errstr)
 		r->naddr = 1;
 		return 0;
 	}
-	if ((res = addr_resolve(ro->host, ro->port, ro->family, SOCK_STREAM,
-	    0, ro->numeric, &why)) == NULL) {
+	/* Through a proxy, the first hop is connected; it resolves TARGET. */
+	if (ro->proxy != NULL && (res = addr_resolve(ro->proxy->hop[0].host,
+	    ro->proxy->hop[0].port, ro->family, SOCK_STREAM, 0, ro->numeric,
+	    &why)) == NULL) {
+		snprintf(msg, sizeof(msg), "proxy %s: %s",
+		    ro->proxy->hop[0].host, why);
+		*errstr = msg;
+		return -1;
+	}
+	if (ro->proxy == NULL && (res = addr_resolve(ro->host, ro->port,
+	    ro->family, SOCK_STREAM, 0, ro->numeric, &why)) == NULL) {
 		snprintf(msg, sizeof(msg), "target %s: %s", ro->name, why);
 		*errstr = msg;
 		return -1;

@@ -4,6 +4,7 @@
 #include "addr.h"
 #include "sock.h"
 
+struct proxy_chain;
 struct tls_ctx;
 
 /*
@@ -26,6 +27,7 @@ struct relay_opts {
 	struct sock_tune tune;		/* for the target connections */
 	struct tls_ctx	*tls;		/* --tls: toward the clients, or NULL */
 	struct tls_ctx	*to_tls;	/* --to-tls: toward the target, or NULL */
+	const struct proxy_chain *proxy;	/* --proxy: TARGET through it */
 	char		 hostbuf[NI_MAXHOST];	/* host, split from TARGET */
 };
 

@@ -333,9 +333,9 @@ done:
 	return rv;
 }
 
-/* A port by number or service name, for a proxy to reach. */
-static int
-port_number(const char *port)
+/* A port by number or service name, for a proxy to reach; or -1. */
+int
+sock_port_number(const char *port)
 {
 	struct servent *se;
 	const char *errstr;
@@ -407,7 +407,7 @@ proxy_connect(const char *host, const char *port, const struct sockopts *so,
 	for (i = 0; i < c->n; i++) {
 		nhost = i + 1 < c->n ? c->hop[i + 1].host : host;
 		nport = i + 1 < c->n ? c->hop[i + 1].port : port;
-		if ((nport_n = port_number(nport)) == -1) {
+		if ((nport_n = sock_port_number(nport)) == -1) {
 			*errstr = proxy_fail(&c->hop[i], nhost, nport,
 			    "unknown service", EINVAL);
 			goto bad;

@@ -41,6 +41,7 @@ int	sock_accept(int *, int, long, struct sockaddr_storage *, socklen_t *,
 	    const struct acl *, int, const char **);
 int	sock_tune(int, const struct sock_tune *);
 int	sock_port_file(const char *, int);
+int	sock_port_number(const char *);
 char	*sock_unix_client_path(void);
 const char *sock_name(int, int, char *, size_t);
 

@@ -589,3 +589,64 @@ $(head -c 1048576 /dev/zero | sha256sum)"
 		same "$(digest "$T/out")" "$(digest "$DOWN")"
 	done
 }
+
+# ======================================================================
+# The relay's target through a proxy (tcp-serve --to TARGET --proxy URL)
+
+@test "tcp-serve --to --proxy: a chain, microsocks then tinyproxy, 1 MiB each way; -v logs the pair" {
+	need microsocks
+	start_tinyproxy
+	tport=$PPORT
+	start_fixed microsocks mport_conf sh -c \
+	    'exec microsocks -i 127.0.0.1 -p "$(cat "$0")" -u bob -P s3cret' \
+	    "$T/mport"
+	start_exchange
+	start_server "$T/relay" tcp-serve -v --to "127.0.0.1:$BACKEND" \
+	    --proxy "socks5://bob:s3cret@127.0.0.1:$PPORT,http://127.0.0.1:$tport" \
+	    127.0.0.1 0
+	run -0 --separate-stderr sk "$T/out" tcp-connect --no-shutdown -w 10 \
+	    127.0.0.1 "$PORT" <"$UP"
+	exchange_ok
+	wait_grep "1.0 MiB in, 1.0 MiB out" "$T/relay.err"
+	! grep -q s3cret "$T/relay.err" || false
+}
+
+@test "tcp-serve --to --proxy: danted passes a half-close through the relay" {
+	start_danted
+	start_server "$T/be" tcp-serve -k --echo 127.0.0.1 0
+	local be=$PORT
+	start_server "$T/relay" tcp-serve --to "localhost:$be" \
+	    --proxy "socks5://127.0.0.1:$PPORT" 127.0.0.1 0
+	run -0 --separate-stderr sk "$T/out" tcp-connect -w 10 127.0.0.1 \
+	    "$PORT" <"$UP"
+	same "$(digest "$T/out")" "$(digest "$UP")"
+}
+
+@test "tcp-serve --to --proxy: a refusal is quoted in -v, a silent proxy is bounded by -w, and the client is closed" {
+	need microsocks
+	start_fixed microsocks mport_conf sh -c \
+	    'exec microsocks -i 127.0.0.1 -p "$(cat "$0")" -u bob -P s3cret' \
+	    "$T/mport"
+	start_server "$T/relay" tcp-serve -v --to 127.0.0.1:9 \
+	    --proxy "socks5://bob:wrong@127.0.0.1:$PPORT" 127.0.0.1 0
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 \
+	    "$PORT" </dev/null
+	[ -z "$output" ]
+	wait_grep "target unreachable: through socks5://127.0.0.1:$PPORT: SOCKS5: user/password authentication failed" \
+	    "$T/relay.err"
+	! grep -q wrong "$T/relay.err" || false
+	start_peer "$T/silent" proxypeer.py silent
+	start_server "$T/relay2" tcp-serve -v -w 1 --to 127.0.0.1:9 \
+	    --proxy "http://127.0.0.1:$PORT" 127.0.0.1 0
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 \
+	    "$PORT" </dev/null
+	wait_grep "target unreachable: connection timed out" "$T/relay2.err"
+}
+
+@test "tcp-serve --to --proxy: without --to, and to a unix: target, are usage errors" {
+	run -2 --separate-stderr "$SK" tcp-serve --proxy socks5://127.0.0.1 0
+	same "$stderr" "sockkit: tcp-serve: cannot use --proxy without --to"
+	run -2 --separate-stderr "$SK" tcp-serve --to unix:/tmp/x \
+	    --proxy socks5://127.0.0.1 0
+	same "$stderr" "sockkit: tcp-serve: cannot reach a unix: target through --proxy"
+}
