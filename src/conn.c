@@ -683,6 +683,16 @@ conn_tls(struct conn *c, struct tls *t, int handshake)
 		tls_peak = tls_live;
 	if (handshake)
 		loop_mask(c->loop, c->fd, LOOP_READ);
+	/* A session handshaken before may hold records read ahead. */
+	else if (tls_pending(t))
+		loop_defer(c->loop, conn_reread, c);
+}
+
+/* c's TLS session (NULL: none), for what -v says of it. */
+const struct tls *
+conn_tls_session(const struct conn *c)
+{
+	return c->tls;
 }
 
 /* True while c's TLS handshake is under way. */

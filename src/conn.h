@@ -137,5 +137,6 @@ void		 conn_read_max(struct conn *, size_t);
 void		 conn_hexdump(struct conn *, struct hexdump *);
 void		 conn_tls(struct conn *, struct tls *, int);
 int		 conn_handshaking(const struct conn *);
+const struct tls *conn_tls_session(const struct conn *);
 
 #endif

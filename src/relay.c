@@ -49,6 +49,8 @@ struct side {
 	struct pair	*p;
 	const char	*who;		/* "the client", "the target" */
 	struct tls	*tls;		/* --tls (client), --to-tls (target) */
+	int		 rd_other;	/* TLS: a read waits to write: LOOP_WRITE */
+	int		 wr_other;	/* TLS: a write waits to read: LOOP_READ */
 };
 
 /* One direction: bytes read from from, held (pipe or buf), written to to. */
@@ -174,17 +176,28 @@ side_splices(const struct side *s)
 static ssize_t
 side_read(struct side *s, void *buf, size_t len)
 {
-	if (s->tls != NULL)
-		return tls_read(s->tls, buf, len);
-	return read(s->fd, buf, len);
+	ssize_t n;
+
+	if (s->tls == NULL)
+		return read(s->fd, buf, len);
+	n = tls_read(s->tls, buf, len);
+	/* A read that waits for room to write (a key update, say). */
+	s->rd_other = n == -1 && errno == EAGAIN &&
+	    tls_want(s->tls) == POLLOUT ? LOOP_WRITE : 0;
+	return n;
 }
 
 static ssize_t
 side_write(struct side *s, const void *buf, size_t len)
 {
-	if (s->tls != NULL)
-		return tls_write(s->tls, buf, len);
-	return send(s->fd, buf, len, MSG_NOSIGNAL);
+	ssize_t n;
+
+	if (s->tls == NULL)
+		return send(s->fd, buf, len, MSG_NOSIGNAL);
+	n = tls_write(s->tls, buf, len);
+	s->wr_other = n == -1 && errno == EAGAIN &&
+	    tls_want(s->tls) == POLLIN ? LOOP_READ : 0;
+	return n;
 }
 
 /* Move at most len bytes from s into the pipe's write end. */
@@ -212,8 +225,10 @@ static int
 side_shutdown(struct side *s)
 {
 	if (s->tls != NULL && tls_close_notify(s->tls) == -1 &&
-	    errno == EAGAIN)
+	    errno == EAGAIN) {
+		s->wr_other = tls_want(s->tls) == POLLIN ? LOOP_READ : 0;
 		return -1;
+	}
 	shutdown(s->fd, SHUT_WR);
 	return 0;
 }
@@ -505,8 +520,11 @@ side_mask(const struct side *s, const struct dir *out, const struct dir *in)
 
 	mask = (!out->eof && out->pending == 0 ? LOOP_READ : 0) |
 	    (in->pending > 0 || (in->eof && !in->done) ? LOOP_WRITE : 0);
-	if (s->tls != NULL && mask != 0)
-		mask |= tls_want(s->tls) == POLLOUT ? LOOP_WRITE : LOOP_READ;
+	/* Only while that very call waits on it, not for ever after. */
+	if (mask & LOOP_READ)
+		mask |= s->rd_other;
+	if (mask & LOOP_WRITE)
+		mask |= s->wr_other;
 	return mask;
 }
 
@@ -785,7 +803,9 @@ connect_timeout(struct loop *l, void *arg)
 
 	(void)l;
 	p->ctimer = NULL;
-	pair_unreachable(p, "connection timed out");
+	pair_unreachable(p, p->state == PROXYING ? "the proxy did not open "
+	    "the tunnel in time" : p->state == TARGET_HANDSHAKE ?
+	    "TLS handshake timed out" : "connection timed out");
 }
 
 /* Start a non-blocking connect to the target's addresses from p->ai on. */
@@ -884,8 +904,8 @@ accept_one(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	p = xcalloc(1, sizeof(*p));
 	p->r = r;
 	p->state = CONNECTING;
-	p->c = (struct side){ fd, p, "the client", NULL };
-	p->t = (struct side){ -1, p, "the target", NULL };
+	p->c = (struct side){ fd, p, "the client", NULL, 0, 0 };
+	p->t = (struct side){ -1, p, "the target", NULL, 0, 0 };
 	p->up = (struct dir){ .from = &p->c, .to = &p->t, .pipe = { -1, -1 } };
 	p->down = (struct dir){ .from = &p->t, .to = &p->c,
 	    .pipe = { -1, -1 } };

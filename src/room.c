@@ -980,8 +980,8 @@ room_accept(struct loop *l, int fd, struct sockaddr *sa, socklen_t len,
 	addr_fmt(sa, len, name, sizeof(name));
 	if ((why = acl_refuses(&r->ro->acl, sa, r->nclients,
 	    r->ro->max_clients)) != NULL)
-		refuse(r, fd, name, why, acl_permits(&r->ro->acl, sa) ?
-		    "* the room is full\n" : NULL);
+		refuse(r, fd, name, why, acl_permits(&r->ro->acl, sa) &&
+		    r->ro->tls == NULL ? "* the room is full\n" : NULL);
 	else
 		member_new(r, fd, sa, len);
 }

@@ -616,8 +616,9 @@ client_ready(struct conn *c)
 	const unsigned char *out = NULL;
 	size_t n = 0;
 
-	if (c->tls != NULL && s->so->verbose > 0 && !s->so->log_json)
-		tls_say(c->tls, c->name);
+	if (conn_tls_session(c) != NULL && s->so->verbose > 0 &&
+	    !s->so->log_json)
+		tls_say(conn_tls_session(c), c->name);
 	if (s->so->key == NULL) {
 		client_live(c);
 		return;

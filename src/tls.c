@@ -39,6 +39,7 @@ struct tls {
 	int		 want;		/* POLLIN or POLLOUT */
 	int		 notified;	/* our close_notify is out */
 	int		 trunc;		/* EOF came without close_notify */
+	int		 starved;	/* the last read wanted the socket */
 	uint64_t	 plain;		/* plaintext bytes written */
 	struct marks	 marks;		/* wire bytes, plaintext bytes */
 	char		 name[256];	/* what a client verifies */
@@ -375,6 +376,7 @@ tls_new(struct tls_ctx *tc, int fd, const char *name)
 {
 	struct tls *t;
 	const char *n;
+	int names;
 
 	t = xcalloc(1, sizeof(*t));
 	t->tc = tc;
@@ -394,13 +396,14 @@ tls_new(struct tls_ctx *tc, int fd, const char *name)
 	if (n == NULL)
 		return t;
 	strlcpy(t->name, n, sizeof(t->name));
-	if (tls_name_is_addr(n))
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), n);
-	else {
+	/* A name is verified unless a pin alone, or nothing, stands for it. */
+	names = !tc->o.insecure && (tc->o.npins == 0 || tc->o.ca != NULL);
+	if (!tls_name_is_addr(n))
 		SSL_set_tlsext_host_name(t->ssl, n);
-		if (!tc->o.insecure && (tc->o.npins == 0 || tc->o.ca != NULL))
-			SSL_set1_host(t->ssl, n);
-	}
+	if (names && tls_name_is_addr(n))
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), n);
+	else if (names)
+		SSL_set1_host(t->ssl, n);
 	return t;
 }
 
@@ -459,7 +462,8 @@ io_fail(struct tls *t, int e, int handshake)
 		break;
 	}
 	reason = ERR_GET_REASON(ERR_peek_last_error());
-	if (handshake && (v = SSL_get_verify_result(t->ssl)) != X509_V_OK)
+	if (handshake && reason == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+	    (v = SSL_get_verify_result(t->ssl)) != X509_V_OK)
 		if (v == X509_V_ERR_HOSTNAME_MISMATCH ||
 		    v == X509_V_ERR_IP_ADDRESS_MISMATCH)
 			snprintf(t->err, sizeof(t->err),
@@ -566,11 +570,18 @@ tls_read(struct tls *t, void *buf, size_t len)
 {
 	size_t n;
 
+	int e;
+
 	ERR_clear_error();
 	errno = 0;
-	if (SSL_read_ex(t->ssl, buf, len, &n) == 1)
+	if (SSL_read_ex(t->ssl, buf, len, &n) == 1) {
+		t->starved = 0;
 		return n;
-	return io_fail(t, SSL_get_error(t->ssl, 0), 0);
+	}
+	/* Part of a record may be buffered: no more until the socket has. */
+	e = SSL_get_error(t->ssl, 0);
+	t->starved = e == SSL_ERROR_WANT_READ;
+	return io_fail(t, e, 0);
 }
 
 /* Write as write(2) does: whole records, at least one. */
@@ -639,11 +650,15 @@ tls_truncated(const struct tls *t)
 	return t->trunc;
 }
 
-/* True if decrypted or buffered bytes wait that poll(2) cannot see. */
+/*
+ * True if decrypted or buffered bytes wait that poll(2) cannot see: not
+ * a part of a record after a read that wanted more from the socket.
+ */
 int
 tls_pending(const struct tls *t)
 {
-	return SSL_pending(t->ssl) > 0 || SSL_has_pending(t->ssl);
+	return SSL_pending(t->ssl) > 0 ||
+	    (SSL_has_pending(t->ssl) && !t->starved);
 }
 
 int

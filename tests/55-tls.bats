@@ -1216,3 +1216,87 @@ time.sleep(4)' "$PORT"
 	run -2 "$SK" tcp-serve --to 127.0.0.1:1 --to-tls-pin bad 127.0.0.1 0
 	[[ $output == *"to-tls-pin bad"* ]]
 }
+
+# ======================================================================
+# A record that arrives in parts, a reader that waits: nothing spins.
+
+# cpu_ticks PID: user + system clock ticks PID has used.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+@test "tcp-serve -k --tls: a client stalled inside a record neither spins the server nor escapes -w; others are served" {
+	tls_echo -v -w 1 127.0.0.1 0
+	local pin before
+	pin=$(pin_of "$T/srv.err")
+	bg_run /dev/null "$T/part" "$T/part.err" "$PYTHON" -c '
+import socket, ssl, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+i, o = ssl.MemoryBIO(), ssl.MemoryBIO()
+t = ctx.wrap_bio(i, o)
+while True:
+    try:
+        t.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        s.sendall(o.read())
+        i.write(s.recv(65536))
+s.sendall(o.read())
+t.write(b"half of a record\n")
+s.sendall(o.read()[:10])
+print("sent", flush=True)
+time.sleep(4)' "$PORT"
+	wait_grep sent "$T/part"
+	before=$(cpu_ticks "$SERVER_PID")
+	run -0 --separate-stderr timeout 10 "$SK" tcp-connect --tls \
+	    --tls-pin "$pin" 127.0.0.1 "$PORT" <<<"still served"
+	same "$output" "still served"
+	wait_grep 'idle timeout' "$T/srv.err"
+	# Spinning costs a tick every 10 ms; waiting, next to none.
+	(($(cpu_ticks "$SERVER_PID") - before < 50))
+}
+
+@test "relay --tls: after a slow TLS reader has taken 16 MiB, the idle pair costs no CPU" {
+	head -c 16M /dev/urandom >"$T/big"
+	IN=$T/big start_server "$T/tgt" tcp-serve --no-shutdown 127.0.0.1 0
+	local tgt=$PORT before i
+	start_server "$T/relay" tcp-serve --tls --to "127.0.0.1:$tgt" \
+	    127.0.0.1 0
+	# The client reads nothing for 1.5 s, then all; stdin stays open.
+	bg_run /dev/null "$T/cli" "$T/cli.err" sh -c '
+	    sleep 6 | "$1" tcp-connect --tls --tls-pin "$2" 127.0.0.1 "$3" |
+	    { sleep 1.5; cat >"$4"; }' sh "$SK" "$(pin_of "$T/relay.err")" \
+	    "$PORT" "$T/got"
+	for ((i = 0; i < 500; i++)); do
+		[[ $(stat -c %s "$T/got" 2>/dev/null) == 16777216 ]] && break
+		sleep 0.02
+	done
+	same_file "$T/got" "$T/big"
+	before=$(cpu_ticks "$SERVER_PID")
+	sleep 1
+	# Woken for a write it no longer waits on, it spun at 60% of a core.
+	(($(cpu_ticks "$SERVER_PID") - before < 20))
+}
+
+@test "tcp-connect --tls-insecure and --tls-pin: a server that demands a client certificate is named by its alert, not blamed on its certificate" {
+	local pin
+	pin=SHA256:$(openssl x509 -in "$C/self.pem" -outform der |
+	    sha256sum | cut -d' ' -f1)
+	mkfifo "$T/fifo"
+	s_server "$T/ss" "rw:$T/fifo" -tls1_2 -Verify 1 -cert "$C/self.pem" \
+	    -key "$C/self.key"
+	run -1 --separate-stderr timeout 10 "$SK" tcp-connect --tls \
+	    --tls-insecure 127.0.0.1 "$PORT" </dev/null
+	[[ $stderr == *"TLS: sslv3 alert handshake failure"* ]]
+	[[ $stderr != *"certificate verify failed"* ]]
+	mkfifo "$T/fifo2"
+	s_server "$T/ss2" "rw:$T/fifo2" -tls1_2 -Verify 1 -cert "$C/self.pem" \
+	    -key "$C/self.key"
+	run -1 --separate-stderr timeout 10 "$SK" tcp-connect --tls \
+	    --tls-pin "$pin" 127.0.0.1 "$PORT" </dev/null
+	[[ $stderr == *"TLS: sslv3 alert handshake failure"* ]]
+	[[ $stderr != *"does not match"* ]]
+}
