@@ -640,7 +640,8 @@ $(head -c 1048576 /dev/zero | sha256sum)"
 	    --proxy "http://127.0.0.1:$PORT" 127.0.0.1 0
 	run -0 --separate-stderr timeout 10 "$SK" tcp-connect 127.0.0.1 \
 	    "$PORT" </dev/null
-	wait_grep "target unreachable: connection timed out" "$T/relay2.err"
+	wait_grep "target unreachable: the proxy did not open the tunnel in time" \
+	    "$T/relay2.err"
 }
 
 @test "tcp-serve --to --proxy: without --to, and to a unix: target, are usage errors" {
