@@ -986,7 +986,7 @@ static int
 relay_resolve(struct relay *r, const char **errstr)
 {
 	const struct relay_opts *ro = r->ro;
-	struct addrinfo *res, *ai;
+	struct addrinfo *res = NULL, *ai;
 	struct sockaddr_un *sun;
 	static char msg[PROXY_NAMEMAX + ADDR_STRLEN + 128];
 	const char *why;
