@@ -968,15 +968,9 @@ on_signal(struct loop *l, int fd, int ready, void *arg)
 static int
 relay_signals(struct relay *r)
 {
-	sigset_t set;
 	int fd;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+	if ((fd = sig_loopfd(0)) == -1)
 		return -1;
 	return loop_add(r->loop, fd, LOOP_READ, on_signal, r);
 }

@@ -687,17 +687,10 @@ accept_timeout(struct loop *l, void *arg)
 static int
 setup_children(struct server *s)
 {
-	sigset_t set;
 	int fd;
 
 	/* A signal that ends the server is passed on to the programs. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+	if ((fd = sig_loopfd(1)) == -1)
 		return -1;
 	return loop_add(s->loop, fd, LOOP_READ, reap, s);
 }

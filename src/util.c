@@ -1,4 +1,5 @@
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 
 #include <err.h>
 #include <errno.h>
@@ -227,4 +228,24 @@ marks_map(const struct marks *ms, uint64_t outer)
 		return lo.inner;
 	return lo.inner + (outer - lo.outer) * (hi.inner - lo.inner) /
 	    (hi.outer - lo.outer);
+}
+
+/*
+ * Block SIGINT, SIGTERM and SIGHUP (and SIGCHLD with chld) and return a
+ * non-blocking signalfd that reads them, for an event loop; -1 on error.
+ */
+int
+sig_loopfd(int chld)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	if (chld)
+		sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }

@@ -22,6 +22,8 @@ int64_t		 now_ms(void);
 void		 sig_setup(void);
 /* Pass a signal that ends this process on to pid (-pgid) first. */
 void		 sig_forward(pid_t);
+/* A signalfd for the signals that stop a loop (and SIGCHLD); or -1. */
+int		 sig_loopfd(int);
 /* Remove path (a Unix socket) when a signal or exit(3) ends the process. */
 void		 sig_unlink_on_exit(const char *);
 /* Make fd non-blocking until exit. */
