@@ -651,3 +651,22 @@ $(head -c 1048576 /dev/zero | sha256sum)"
 	    --proxy socks5://127.0.0.1 0
 	same "$stderr" "sockkit: tcp-serve: cannot reach a unix: target through --proxy"
 }
+
+@test "tcp-serve --to: a real ssh session and an scp of 1 MiB through the relay" {
+	need ssh
+	need scp
+	start_sshd
+	local sport=$PPORT
+	start_server "$T/relay" tcp-serve -v --to "127.0.0.1:$sport" 127.0.0.1 0
+	local sshopts=(-F /dev/null -i "$T/id" -o IdentitiesOnly=yes
+	    -o BatchMode=yes -o StrictHostKeyChecking=no
+	    -o UserKnownHostsFile=/dev/null)
+	run -0 --separate-stderr timeout 20 ssh "${sshopts[@]}" -p "$PORT" \
+	    "$(id -un)@127.0.0.1" 'echo through the relay'
+	same "$output" "through the relay"
+	# -O: the scp protocol (this sshd has no sftp subsystem).
+	run -0 --separate-stderr timeout 20 scp -O "${sshopts[@]}" -P "$PORT" \
+	    "$UP" "$(id -un)@127.0.0.1:$T/copied"
+	same "$(digest "$T/copied")" "$(digest "$UP")"
+	wait_grep "closed by the" "$T/relay.err"
+}
