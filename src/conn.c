@@ -695,6 +695,26 @@ conn_tls_session(const struct conn *c)
 	return c->tls;
 }
 
+/*
+ * Start an accepted connection: with tc, a TLS server session whose
+ * handshake runs in the loop, then cb->ready; without, cb->ready now.
+ * c may be closed when this returns.
+ */
+void
+conn_start(struct conn *c, struct tls_ctx *tc)
+{
+	struct tls *t;
+
+	if (tc == NULL) {
+		c->cb->ready(c);
+		return;
+	}
+	if ((t = tls_new(tc, c->fd, NULL)) == NULL)
+		conn_close(c, "TLS: cannot make a session");
+	else
+		conn_tls(c, t, 1);
+}
+
 /* True while c's TLS handshake is under way. */
 int
 conn_handshaking(const struct conn *c)

@@ -13,6 +13,7 @@
 struct hexdump;
 struct loop;
 struct tls;
+struct tls_ctx;
 
 /* A reference-counted message: one copy shared by every queue it is in. */
 struct msg {
@@ -63,7 +64,7 @@ struct conn_cb {
 	void	(*drained)(struct conn *);
 	/* The connection is closing; why is NULL for an orderly end. */
 	void	(*closed)(struct conn *, const char *);
-	/* The TLS handshake is done: data may flow (conn_tls()). */
+	/* Data may flow: at conn_start(), or after its TLS handshake. */
 	void	(*ready)(struct conn *);
 };
 
@@ -136,6 +137,7 @@ int		 budget_over(const struct budget *);
 void		 conn_read_max(struct conn *, size_t);
 void		 conn_hexdump(struct conn *, struct hexdump *);
 void		 conn_tls(struct conn *, struct tls *, int);
+void		 conn_start(struct conn *, struct tls_ctx *);
 int		 conn_handshaking(const struct conn *);
 const struct tls *conn_tls_session(const struct conn *);
 

@@ -18,7 +18,6 @@
 #include "log.h"
 #include "loop.h"
 #include "room.h"
-#include "tls.h"
 #include "util.h"
 
 #define SWEEP_MS	1000
@@ -909,7 +908,6 @@ console_out_closed(struct conn *c, const char *why)
 static void
 member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 {
-	struct tls *t = NULL;
 	struct member *m;
 
 	m = xcalloc(1, sizeof(*m));
@@ -928,12 +926,7 @@ member_new(struct room *r, int fd, struct sockaddr *sa, socklen_t len)
 	TAILQ_INSERT_TAIL(&r->members, m, entry);
 	r->nclients++;
 	/* Under TLS the rest waits for the handshake, in the loop. */
-	if (r->ro->tls != NULL && (t = tls_new(r->ro->tls, fd, NULL)) == NULL)
-		conn_close(m->in, "TLS: cannot make a session");
-	else if (t != NULL)
-		conn_tls(m->in, t, 1);
-	else
-		member_ready(m->in);
+	conn_start(m->in, r->ro->tls);
 }
 
 /* Past TLS, if any: authentication if asked for, then the room. */

@@ -581,7 +581,6 @@ reap(struct loop *l, int fd, int ready, void *arg)
 static void
 client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 {
-	struct tls *t = NULL;
 	struct client *cl;
 	struct conn *c;
 
@@ -599,12 +598,7 @@ client_new(struct server *s, int fd, struct sockaddr *sa, socklen_t len)
 	conn_budget(c, &s->budget);
 	conn_hexdump(c, s->so->hexdump);
 	/* Under TLS the rest waits for the handshake, in the loop. */
-	if (s->so->tls != NULL && (t = tls_new(s->so->tls, fd, NULL)) == NULL)
-		conn_close(c, "TLS: cannot make a session");
-	else if (t != NULL)
-		conn_tls(c, t, 1);
-	else
-		client_ready(c);
+	conn_start(c, s->so->tls);
 }
 
 /* Past TLS, if any: authentication, if asked for, then data. */
